@@ -1,0 +1,88 @@
+"""The persistent Merkle log: sequencer, integrator, reader (proofs) and checkpoint signer.
+
+:class:`MerkleLog` ties them to one database for callers that want each step
+in its own transaction; the functions underneath take a connection so that
+the API can sequence a record in the same transaction that stores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from ledger.checkpoint import Signer
+from ledger.log.errors import (
+    CheckpointVerificationError,
+    DuplicateEntryError,
+    LogCorruptionError,
+    TreeSizeError,
+)
+from ledger.log.integrator import DEFAULT_BATCH, Integration, integrate
+from ledger.log.reader import LogReader
+from ledger.log.sequencer import LeafInput, sequence
+from ledger.log.signer import SignedCheckpoint, sign_latest
+
+__all__ = [
+    "CheckpointVerificationError",
+    "DuplicateEntryError",
+    "Integration",
+    "LeafInput",
+    "LogCorruptionError",
+    "LogReader",
+    "MerkleLog",
+    "SignedCheckpoint",
+    "TreeSizeError",
+    "integrate",
+    "sequence",
+    "sign_latest",
+]
+
+
+class MerkleLog:
+    """One log in one database. Each method is one transaction."""
+
+    def __init__(self, engine: Engine, *, origin: str, cache_tiles: int = 4096) -> None:
+        self.engine = engine
+        self.origin = origin
+        self.reader = LogReader(cache_tiles=cache_tiles)
+
+    def append(self, leaves: Sequence[LeafInput], *, now: datetime | None = None) -> range:
+        """Sequence ``leaves``; returns their indices once they are durable."""
+        with self.engine.begin() as conn:
+            return sequence(conn, leaves, now=now)
+
+    def integrate(self, *, max_leaves: int = DEFAULT_BATCH) -> Integration:
+        """Extend the stored tree over up to ``max_leaves`` sequenced leaves."""
+        with self.engine.begin() as conn:
+            return integrate(conn, max_leaves=max_leaves)
+
+    def integrate_all(self) -> int:
+        """Integrate until every sequenced leaf is in the tree; returns the new size."""
+        while True:
+            step = self.integrate()
+            if step.new_size == step.old_size:
+                return step.new_size
+
+    def sign(self, signer: Signer, *, now: datetime | None = None) -> SignedCheckpoint:
+        """Verify and sign the integrated tree's checkpoint (see :func:`sign_latest`)."""
+        with self.engine.begin() as conn:
+            return sign_latest(conn, signer, self.origin, now=now)
+
+    def size(self) -> int:
+        """The integrated size: the largest tree proofs can be served for."""
+        with self.engine.connect() as conn:
+            return self.reader.integrated_size(conn)
+
+    def root(self, size: int) -> bytes:
+        with self.engine.connect() as conn:
+            return self.reader.root(conn, size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            return self.reader.inclusion_proof(conn, index, size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            return self.reader.consistency_proof(conn, size1, size2)

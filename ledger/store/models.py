@@ -1,0 +1,128 @@
+"""The log's tables (SQLAlchemy 2, typed). The schema itself is made by Alembic.
+
+Every table here but ``log_counters`` is append-only: the migration installs
+triggers that make the database refuse UPDATE and DELETE on them, so not even a
+bug in this code can rewrite history. ``log_counters`` may only grow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite makes an INTEGER PRIMARY KEY the rowid itself; BIGINT would add a
+# second index for nothing.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+SEQUENCED_SIZE = "sequenced_size"
+"""Counter: how many leaves have an index (the next index to give)."""
+INTEGRATED_SIZE = "integrated_size"
+"""Counter: how many leaves the stored tiles cover (the largest size proofs serve)."""
+
+
+class LogCounter(Base):
+    """The log's two heads. Each row is also the lock its writer takes."""
+
+    __tablename__ = "log_counters"
+
+    # "sequenced_size" (locked by the sequencer) or "integrated_size" (locked by
+    # the integrator): two rows, so sequencing never waits for integration.
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Only ever grows; a trigger refuses a decrease.
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (CheckConstraint("value >= 0", name="value_nonnegative"),)
+
+
+class LogLeaf(Base):
+    """One entry of the log: its index, its canonical bytes and their leaf hash."""
+
+    __tablename__ = "log_leaves"
+
+    # Gapless, in sequencing order; the leaf's position in the Merkle tree.
+    leaf_index: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    # The entry's own id (DESIGN.md "Entry"), so a record finds its leaf.
+    entry_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # JCS(entry): what the leaf hash commits to; an auditor re-hashes it.
+    leaf_data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # SHA-256(0x00 || leaf_data), kept so integration never re-reads the data.
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    # When the sequencer gave the index (UTC); informational, not hashed.
+    sequenced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("leaf_index >= 0", name="leaf_index_nonnegative"),
+        CheckConstraint("length(leaf_hash) = 32", name="leaf_hash_length"),
+    )
+
+
+class LogTile(Base):
+    """A C2SP tlog-tiles style tile: up to 256 consecutive hashes of one tree level.
+
+    Tile ``(level, tile_index)`` holds the hashes of nodes at tree level
+    ``8 * level``, indices ``[256 * tile_index, 256 * tile_index + width)``.
+    A tile is written once per width it reaches; the full one has width 256.
+    Level-0 tiles are written only when full (the partial one is read from
+    ``log_leaves``).
+    """
+
+    __tablename__ = "log_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tile_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # width * 32 bytes: the hashes, left to right.
+    hashes: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("level >= 0", name="level_nonnegative"),
+        CheckConstraint("tile_index >= 0", name="tile_index_nonnegative"),
+        CheckConstraint("width BETWEEN 1 AND 256", name="width_range"),
+        CheckConstraint("length(hashes) = 32 * width", name="hashes_length"),
+    )
+
+
+class LogCheckpoint(Base):
+    """A signed tree head: the C2SP checkpoint note the log's key signed."""
+
+    __tablename__ = "log_checkpoints"
+
+    # One checkpoint per size: the same size can only ever have one root.
+    tree_size: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    # The full signed note text (C2SP signed-note over tlog-checkpoint).
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("tree_size >= 0", name="tree_size_nonnegative"),
+        CheckConstraint("length(root_hash) = 32", name="root_hash_length"),
+    )
+
+
+APPEND_ONLY_TABLES = ("log_leaves", "log_tiles", "log_checkpoints")
+"""Tables whose rows the database refuses to update or delete."""
