@@ -17,8 +17,10 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     """Insert ``rows`` (all with the same keys) into ``table`` in the caller's transaction."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg" and (
-        len(rows) >= COPY_THRESHOLD
+    if (
+        conn.dialect.name == "postgresql"
+        and conn.dialect.driver == "psycopg"
+        and (len(rows) >= COPY_THRESHOLD)
     ):
         columns = list(rows[0].keys())
         raw = conn.connection.driver_connection

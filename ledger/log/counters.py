@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select, update
 
-from ledger.store.models import LogCounter
-
-_counters = LogCounter.__table__
+from ledger.store.models import log_counters as _counters
 
 
 def lock_counter(conn: Connection, name: str) -> int:

@@ -18,10 +18,9 @@ from ledger.log.bulk import insert_rows
 from ledger.log.counters import lock_counter, read_counter, set_counter
 from ledger.log.errors import LogCorruptionError
 from ledger.log.tiles import TILE_HEIGHT, TILE_WIDTH, split, tile_root
-from ledger.store.models import INTEGRATED_SIZE, SEQUENCED_SIZE, LogLeaf, LogTile
-
-_leaves = LogLeaf.__table__
-_tiles = LogTile.__table__
+from ledger.store.models import INTEGRATED_SIZE, SEQUENCED_SIZE
+from ledger.store.models import log_leaves as _leaves
+from ledger.store.models import log_tiles as _tiles
 
 DEFAULT_BATCH = 1 << 20
 """The most leaves one integration takes (bounds its memory to ~100 MB)."""

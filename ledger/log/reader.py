@@ -8,6 +8,7 @@ expanded tiles are kept in a small LRU cache keyed by ``(level, index, width)``.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -25,9 +26,8 @@ from ledger.merkle import (
     range_nodes,
     root_from_range,
 )
-from ledger.store.models import INTEGRATED_SIZE, LogTile
-
-_tiles = LogTile.__table__
+from ledger.store.models import INTEGRATED_SIZE
+from ledger.store.models import log_tiles as _tiles
 
 TileVersion = tuple[int, int, int]  # (level, index, width)
 
@@ -39,6 +39,7 @@ class LogReader:
     def __init__(self, cache_tiles: int = 4096) -> None:
         self._cache: OrderedDict[TileVersion, list[list[bytes]]] = OrderedDict()
         self._cache_tiles = cache_tiles
+        self._cache_lock = threading.Lock()
 
     def integrated_size(self, conn: Connection) -> int:
         return read_counter(conn, INTEGRATED_SIZE)
@@ -81,23 +82,25 @@ class LogReader:
                 self._cache_put(version, rows)
         out = []
         for version, row, pos in places:
-            rows = wanted[version]
-            assert rows is not None
+            expanded = wanted[version]
+            assert expanded is not None
             try:
-                out.append(rows[row][pos])
+                out.append(expanded[row][pos])
             except IndexError:
                 raise LogCorruptionError(
                     f"tile {version} has no node at row {row}, position {pos}", tile=list(version)
                 ) from None
         return out
 
-    def _fetch(self, conn: Connection, versions: list[TileVersion]) -> dict[TileVersion, list[bytes]]:
+    def _fetch(
+        self, conn: Connection, versions: list[TileVersion]
+    ) -> dict[TileVersion, list[bytes]]:
         found: dict[TileVersion, list[bytes]] = {}
         stored = [v for v in versions if v[0] > 0 or v[2] == TILE_WIDTH]
         if stored:
-            stmt = select(_tiles.c.level, _tiles.c.tile_index, _tiles.c.width, _tiles.c.hashes).where(
-                tuple_(_tiles.c.level, _tiles.c.tile_index, _tiles.c.width).in_(stored)
-            )
+            stmt = select(
+                _tiles.c.level, _tiles.c.tile_index, _tiles.c.width, _tiles.c.hashes
+            ).where(tuple_(_tiles.c.level, _tiles.c.tile_index, _tiles.c.width).in_(stored))
             for level, index, width, blob in conn.execute(stmt):
                 found[(level, index, width)] = split(bytes(blob))
         for level, index, width in versions:
@@ -122,17 +125,19 @@ class LogReader:
         return integrated
 
     def _cache_get(self, version: TileVersion) -> list[list[bytes]] | None:
-        rows = self._cache.get(version)
-        if rows is not None:
-            self._cache.move_to_end(version)
-        return rows
+        with self._cache_lock:
+            rows = self._cache.get(version)
+            if rows is not None:
+                self._cache.move_to_end(version)
+            return rows
 
     def _cache_put(self, version: TileVersion, rows: list[list[bytes]]) -> None:
         if self._cache_tiles <= 0:
             return
-        self._cache[version] = rows
-        if len(self._cache) > self._cache_tiles:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[version] = rows
+            if len(self._cache) > self._cache_tiles:
+                self._cache.popitem(last=False)
 
 
 __all__ = ["LogReader", "TileKey"]

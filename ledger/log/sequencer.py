@@ -18,9 +18,8 @@ from ledger.log.bulk import insert_rows
 from ledger.log.counters import lock_counter, set_counter
 from ledger.log.errors import DuplicateEntryError
 from ledger.merkle.rfc9162 import hash_leaf
-from ledger.store.models import SEQUENCED_SIZE, LogLeaf
-
-_leaves = LogLeaf.__table__
+from ledger.store.models import SEQUENCED_SIZE
+from ledger.store.models import log_leaves as _leaves
 
 
 class LeafInput(NamedTuple):
@@ -78,5 +77,7 @@ def _already_logged(conn: Connection, ids: Sequence[str]) -> list[str]:
     found: list[str] = []
     for i in range(0, len(ids), 1000):
         chunk = ids[i : i + 1000]
-        found.extend(conn.execute(select(_leaves.c.entry_id).where(_leaves.c.entry_id.in_(chunk))).scalars())
+        found.extend(
+            conn.execute(select(_leaves.c.entry_id).where(_leaves.c.entry_id.in_(chunk))).scalars()
+        )
     return found

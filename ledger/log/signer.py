@@ -21,10 +21,8 @@ from ledger.log.errors import CheckpointVerificationError, LogCorruptionError
 from ledger.log.integrator import read_leaf_hashes
 from ledger.log.reader import LogReader
 from ledger.merkle import CompactRange, InMemoryTree, NodeID, range_nodes, root_from_range
-from ledger.store.models import INTEGRATED_SIZE, LogCheckpoint, LogLeaf
-
-_leaves = LogLeaf.__table__
-_checkpoints = LogCheckpoint.__table__
+from ledger.store.models import INTEGRATED_SIZE
+from ledger.store.models import log_checkpoints as _checkpoints
 
 STREAM_CHUNK = 1 << 16
 """Leaf hashes read per round trip while recomputing the root."""
@@ -106,7 +104,10 @@ def _evidence(
     # The leaves under that subtree, rebuilt in memory with local indices.
     tree = InMemoryTree(read_leaf_hashes(conn, begin, end))
     while node.level > 0:
-        children = [NodeID(node.level - 1, 2 * node.index), NodeID(node.level - 1, 2 * node.index + 1)]
+        children = [
+            NodeID(node.level - 1, 2 * node.index),
+            NodeID(node.level - 1, 2 * node.index + 1),
+        ]
         stored_children = reader.nodes(conn, children, size)
         differing = [
             child

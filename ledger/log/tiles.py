@@ -9,8 +9,8 @@ the tile and are recomputed (:func:`expand`) when a tile is read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from hashlib import sha256
-from typing import NamedTuple
 
 from ledger.merkle import HASH_SIZE, NodeID
 from ledger.merkle.rfc9162 import NODE_HASH_PREFIX
@@ -19,7 +19,8 @@ TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT  # 256
 
 
-class TileKey(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class TileKey:
     level: int
     index: int
 

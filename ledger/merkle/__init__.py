@@ -29,8 +29,8 @@ from ledger.merkle.tree import InMemoryTree, root_from_range
 
 __all__ = [
     "HASH_SIZE",
-    "CompactRange",
     "SHA256",
+    "CompactRange",
     "Hasher",
     "InMemoryTree",
     "NodeID",

@@ -10,13 +10,14 @@ recomputed from the perfect nodes that cover the same leaves.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from hashlib import sha256
-from typing import NamedTuple
 
 from ledger.merkle.rfc9162 import NODE_HASH_PREFIX, hash_children
 
 
-class NodeID(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class NodeID:
     """The root of a perfect subtree: ``level`` up from the leaves, ``index`` from the left."""
 
     level: int

@@ -233,7 +233,11 @@ def _decomp_incl_proof(index: int, size: int) -> tuple[int, int]:
 
 def _chain_inner(hasher: Hasher, seed: bytes, proof: Sequence[bytes], index: int) -> bytes:
     for i, h in enumerate(proof):
-        seed = hasher.hash_children(seed, h) if (index >> i) & 1 == 0 else hasher.hash_children(h, seed)
+        seed = (
+            hasher.hash_children(seed, h)
+            if (index >> i) & 1 == 0
+            else hasher.hash_children(h, seed)
+        )
     return seed
 
 

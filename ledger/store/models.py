@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -123,6 +124,17 @@ class LogCheckpoint(Base):
         CheckConstraint("length(root_hash) = 32", name="root_hash_length"),
     )
 
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+log_counters = _table(LogCounter)
+log_leaves = _table(LogLeaf)
+log_tiles = _table(LogTile)
+log_checkpoints = _table(LogCheckpoint)
 
 APPEND_ONLY_TABLES = ("log_leaves", "log_tiles", "log_checkpoints")
 """Tables whose rows the database refuses to update or delete."""

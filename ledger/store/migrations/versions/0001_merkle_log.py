@@ -62,7 +62,9 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("tree_size >= 0", name=op.f("ck_log_checkpoints_tree_size_nonnegative")),
-        sa.CheckConstraint("length(root_hash) = 32", name=op.f("ck_log_checkpoints_root_hash_length")),
+        sa.CheckConstraint(
+            "length(root_hash) = 32", name=op.f("ck_log_checkpoints_root_hash_length")
+        ),
         sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_log_checkpoints")),
     )
     if op.get_bind().dialect.name == "postgresql":
@@ -111,10 +113,10 @@ def _postgresql_triggers() -> None:
 def _sqlite_triggers() -> None:
     for table in APPEND_ONLY:
         for verb in ("UPDATE", "DELETE"):
+            message = f"civic-ledger: {verb} on append-only table {table} refused"
             op.execute(
                 f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} BEGIN "
-                f"SELECT RAISE(ABORT, 'civic-ledger: {verb} on append-only table {table} refused'); "
-                "END"
+                f"SELECT RAISE(ABORT, '{message}'); END"
             )
     op.execute(
         "CREATE TRIGGER log_counters_only_grow BEFORE UPDATE ON log_counters "
