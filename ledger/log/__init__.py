@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from ledger.checkpoint import Signer
+from ledger.log.counters import read_counter
 from ledger.log.errors import (
     CheckpointVerificationError,
     DuplicateEntryError,
@@ -22,7 +23,8 @@ from ledger.log.errors import (
 from ledger.log.integrator import DEFAULT_BATCH, Integration, integrate
 from ledger.log.reader import LogReader
 from ledger.log.sequencer import LeafInput, sequence
-from ledger.log.signer import SignedCheckpoint, sign_latest
+from ledger.log.signer import SignedCheckpoint, latest_checkpoint, sign_latest
+from ledger.store.models import SEQUENCED_SIZE, log_leaves
 
 __all__ = [
     "CheckpointVerificationError",
@@ -69,6 +71,26 @@ class MerkleLog:
         """Verify and sign the integrated tree's checkpoint (see :func:`sign_latest`)."""
         with self.engine.begin() as conn:
             return sign_latest(conn, signer, self.origin, now=now)
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        """The newest signed checkpoint, or None before the first."""
+        with self.engine.connect() as conn:
+            return latest_checkpoint(conn, self.origin)
+
+    def leaf(self, index: int) -> tuple[bytes, bytes] | None:
+        """``(leaf_data, leaf_hash)`` of a sequenced leaf, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(log_leaves.c.leaf_data, log_leaves.c.leaf_hash).where(
+                    log_leaves.c.leaf_index == index
+                )
+            ).first()
+        return None if row is None else (bytes(row.leaf_data), bytes(row.leaf_hash))
+
+    def sequenced_size(self) -> int:
+        """How many leaves have an index (integrated or not)."""
+        with self.engine.connect() as conn:
+            return read_counter(conn, SEQUENCED_SIZE)
 
     def size(self) -> int:
         """The integrated size: the largest tree proofs can be served for."""

@@ -81,6 +81,20 @@ def sign_latest(
     return SignedCheckpoint(cp, note, at)
 
 
+def latest_checkpoint(conn: Connection, origin: str) -> SignedCheckpoint | None:
+    """The stored checkpoint of the largest tree size, or None before the first."""
+    row = conn.execute(
+        select(_checkpoints.c.tree_size, _checkpoints.c.root_hash, _checkpoints.c.note)
+        .add_columns(_checkpoints.c.signed_at)
+        .order_by(_checkpoints.c.tree_size.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    cp = Checkpoint(origin, int(row.tree_size), bytes(row.root_hash))
+    return SignedCheckpoint(cp, row.note, row.signed_at)
+
+
 def recompute_range(conn: Connection, size: int) -> list[bytes]:
     """The hashes of ``range_nodes(0, size)``, recomputed from the stored leaf hashes alone."""
     compact = CompactRange()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import InvalidInputError
 
 
-class ProofError(LedgerError):
+class ProofError(InvalidInputError):
     """A proof is malformed for the sizes it claims (wrong length, bad index, ...)."""
 
     code = "invalid_proof"

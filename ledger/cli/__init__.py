@@ -1,0 +1,25 @@
+"""The ``ledger`` command. One module per command group; each command forwards to a
+keyword-only ``_run`` that returns a JSON-able result, printed as text or ``--json``.
+
+Exit codes: 0 success; 1 a civic-ledger error (its code is printed); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ledger.cli import log, server
+
+app = typer.Typer(
+    name="ledger",
+    help="civic-ledger: a verifiable, chain-anchored ledger of grassroots governance records.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("init")(server.init)
+app.command("serve")(server.serve)
+app.add_typer(log.app, name="log")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,68 @@
+"""Configuration from the environment (DESIGN.md "The surface a user sees").
+
+Every setting has a default that runs the embedded deployment: SQLite and the
+log key under ``./var``. ``docs/configuration`` in the README lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from ledger.errors import InvalidInputError
+
+
+class ConfigError(InvalidInputError):
+    """A setting has a value that cannot be used."""
+
+    code = "invalid_configuration"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    chain_url: str | None
+    log_origin: str
+    log_key_file: Path
+    anchor_interval: float
+    confirmations: int
+    host: str
+    port: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``LEDGER_*`` variable, applying the embedded defaults."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("LEDGER_DATA_DIR", "./var")).resolve()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("LEDGER_DATABASE_URL")
+            or f"sqlite+pysqlite:///{data_dir / 'ledger.db'}",
+            chain_url=env.get("LEDGER_CHAIN_URL") or None,
+            log_origin=env.get("LEDGER_LOG_ORIGIN", "civic-ledger.local/hunchun"),
+            log_key_file=Path(env.get("LEDGER_LOG_KEY_FILE") or data_dir / "log-signer.key"),
+            anchor_interval=_number(env, "LEDGER_ANCHOR_INTERVAL", "10", float, minimum=0.1),
+            confirmations=_number(env, "LEDGER_CONFIRMATIONS", "2", int, minimum=0),
+            host=env.get("LEDGER_HOST", "127.0.0.1"),
+            port=_number(env, "LEDGER_PORT", "8000", int, minimum=1),
+        )
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: str, kind: type[_Number], *, minimum: _Number
+) -> _Number:
+    raw = env.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} is below the minimum {minimum}")
+    return value

@@ -1,0 +1,68 @@
+"""Opening a ledger: the database (migrated), the log and its signing key, from settings.
+
+The API and the CLI both start here, so both see the same data in the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ledger.checkpoint import Signer, generate_signer, parse_signer_key
+from ledger.config import ConfigError, Settings
+from ledger.entries import Entry
+from ledger.log import LeafInput, MerkleLog, SignedCheckpoint
+from ledger.store import create_engine, migrate
+
+
+@dataclass
+class Ledger:
+    settings: Settings
+    engine: Engine
+    log: MerkleLog
+    signer: Signer
+
+    @classmethod
+    def open(cls, settings: Settings, *, create: bool = True) -> Ledger:
+        """Open the ledger; with ``create``, make the data dir, schema and log key if missing."""
+        if create:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            migrate(settings.database_url)
+        signer = load_or_create_signer(settings, create=create)
+        engine = create_engine(settings.database_url)
+        return cls(settings, engine, MerkleLog(engine, origin=settings.log_origin), signer)
+
+    def append(self, entries: Sequence[Entry]) -> range:
+        """Sequence entries into the log; returns their leaf indices."""
+        return self.log.append([LeafInput(e.id, e.leaf_data()) for e in entries])
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """Integrate everything sequenced, then verify and sign the new tree head."""
+        self.log.integrate_all()
+        return self.log.sign(self.signer)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def load_or_create_signer(settings: Settings, *, create: bool) -> Signer:
+    """The log's Ed25519 key, kept as a C2SP signer key in a file readable by its owner only."""
+    path = settings.log_key_file
+    if path.exists():
+        signer = parse_signer_key(path.read_text(encoding="ascii").strip())
+        if signer.name != settings.log_origin:
+            raise ConfigError(
+                f"the log key in {path} is named {signer.name!r}, want {settings.log_origin!r}"
+            )
+        return signer
+    if not create:
+        raise ConfigError(f"no log key at {path}; run `ledger init` first")
+    signer = generate_signer(settings.log_origin)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(signer.to_signer_key() + "\n")
+    return signer
