@@ -108,6 +108,10 @@ def _postgresql_triggers() -> None:
         "CREATE TRIGGER log_counters_only_grow BEFORE UPDATE OR DELETE ON log_counters "
         "FOR EACH ROW EXECUTE FUNCTION ledger_counter_grows()"
     )
+    op.execute(
+        "CREATE TRIGGER log_counters_no_truncate BEFORE TRUNCATE ON log_counters "
+        "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"
+    )
 
 
 def _sqlite_triggers() -> None:
