@@ -12,6 +12,7 @@ through ``scripts/solcjs-shim``. Both produce the same bytecode and metadata.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -53,16 +54,14 @@ def find_solc() -> Path:
     on_path = shutil.which("solc")
     if on_path:
         candidates.append(Path(on_path))
-    try:
-        candidates.extend(Path(p) for p in [solcx.get_executable(SOLC_VERSION)])
-    except Exception:  # noqa: BLE001 — py-solc-x has not installed that version: fine
-        pass
+    # py-solc-x has not installed that version: fine, there may be others.
+    with contextlib.suppress(Exception):
+        candidates.append(Path(solcx.install.get_executable(SOLC_VERSION)))
     for path in candidates:
-        try:
+        # An unusable or other-version binary is just not a candidate.
+        with contextlib.suppress(Exception):
             if str(solcx.wrapper.get_solc_version(path)).startswith(SOLC_VERSION):
                 return path
-        except Exception:  # noqa: BLE001 — an unusable binary is just not a candidate
-            continue
     if not (NODE_MODULES / "solc" / "solc.js").exists():
         raise CompilerError(
             f"no solc {SOLC_VERSION}: install it, or run scripts/setup for the npm solc package"

@@ -29,7 +29,7 @@ def _compiled(unit: str) -> dict[str, dict[str, Any]]:
 
 
 def artifact(name: str, unit: str | None = None) -> dict[str, Any]:
-    """The freshly compiled artifact of contract ``name`` (in ``contracts/<name>.sol`` by default)."""
+    """The freshly compiled artifact of ``name`` (from ``contracts/<name>.sol`` by default)."""
     return _compiled(unit or f"contracts/{name}.sol")[name]
 
 
