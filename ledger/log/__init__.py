@@ -37,6 +37,7 @@ __all__ = [
     "SignedCheckpoint",
     "TreeSizeError",
     "integrate",
+    "latest_checkpoint",
     "sequence",
     "sign_latest",
 ]

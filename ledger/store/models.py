@@ -138,3 +138,46 @@ log_checkpoints = _table(LogCheckpoint)
 
 APPEND_ONLY_TABLES = ("log_leaves", "log_tiles", "log_checkpoints")
 """Tables whose rows the database refuses to update or delete."""
+
+
+class ChainDeployment(Base):
+    """Where a contract of ours lives on a chain, so every later step finds it again."""
+
+    __tablename__ = "chain_deployments"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The contract's name in contracts/ (LogAnchor, UnitRegistry, ...).
+    contract: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), nullable=False)
+    # The block of the deployment: event scans start here.
+    block_number: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # keccak256 of the deployed runtime bytecode, to notice a different contract at the address.
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ChainAnchor(Base):
+    """What the anchorer knows of one anchored checkpoint. The chain is the truth; this
+    table is its memory, rebuilt from the chain's state and events after a crash."""
+
+    __tablename__ = "chain_anchors"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    contract: Mapped[str] = mapped_column(String(42), nullable=False)
+    # The transaction that anchored it, once known (null while only sent).
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    # sent → mined → final (after LEDGER_CONFIRMATIONS blocks); dropped when re-orged out.
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('sent', 'mined', 'final', 'dropped')", name="status_known"),
+    )
+
+
+chain_deployments = _table(ChainDeployment)
+chain_anchors = _table(ChainAnchor)
