@@ -54,7 +54,7 @@ def decompose(begin: int, end: int) -> tuple[int, int]:
 def range_nodes(begin: int, end: int) -> list[NodeID]:
     """The perfect subtrees covering ``[begin, end)``, left to right.
 
-    Their count is at most ``2 * log2(end - begin)``. Requires ``0 <= begin <= end``.
+    Their count is at most ``max(1, 2 * log2(end - begin))``. Requires ``0 <= begin <= end``.
     """
     if not 0 <= begin <= end:
         raise ValueError(f"invalid range [{begin}, {end})")

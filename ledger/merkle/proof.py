@@ -148,7 +148,9 @@ def root_from_inclusion_proof(
     Requires ``0 <= index < size`` and a proof of exactly the length the tree
     shape calls for.
     """
-    if not 0 <= index < size:
+    if index < 0:
+        raise ProofError(f"index {index} is negative")
+    if index >= size:
         raise ProofError(f"index is beyond size: {index} >= {size}")
     _check_hash("leaf hash", leaf_hash, hasher)
     _check_proof_hashes(proof, hasher)
@@ -173,19 +175,20 @@ def verify_consistency(
     RFC 9162 §2.1.4.2. A proof from the empty tree is refused: the empty tree
     is a prefix of every tree, so such a "proof" proves nothing.
     """
-    _check_hash("root1", root1, hasher)
-    _check_hash("root2", root2, hasher)
     _check_proof_hashes(proof, hasher)
     if size1 < 0 or size2 < size1:
         raise ProofError(f"size2 ({size2}) < size1 ({size1})")
+    if size1 == 0:
+        raise ProofError("consistency proof from the empty tree is meaningless")
     if size1 == size2:
+        # Nothing is hashed: the roots only have to be the same (as in verify.go).
         if proof:
             raise ProofError(f"size1 == size2 == {size1}, but the proof has {len(proof)} hashes")
         if root1 != root2:
             raise RootMismatchError(root1, root2)
         return
-    if size1 == 0:
-        raise ProofError("consistency proof from the empty tree is meaningless")
+    _check_hash("root1", root1, hasher)
+    _check_hash("root2", root2, hasher)
     if not proof:
         raise ProofError(f"empty consistency proof from {size1} to {size2}")
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from hashlib import sha256
 
 from ledger.merkle.compact import NodeID, range_nodes
+from ledger.merkle.errors import ProofError
 from ledger.merkle.proof import consistency_nodes, inclusion_nodes
 from ledger.merkle.rfc9162 import NODE_HASH_PREFIX, empty_root, hash_children
 
@@ -91,5 +92,5 @@ class InMemoryTree:
 
     def _check_size(self, size: int) -> int:
         if not 0 <= size <= self.size:
-            raise ValueError(f"tree size {size} out of range, want 0..{self.size}")
+            raise ProofError(f"tree size {size} out of range, want 0..{self.size}")
         return size
