@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from api import errors
 from api.routers import health, log
 from ledger import __version__
+from ledger.chain.anchorer import Anchorer
+from ledger.chain.session import open_chain
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.runtime import Ledger
@@ -30,16 +32,23 @@ def create_app(
         ledger = await asyncio.to_thread(Ledger.open, settings)
         app.state.ledger = ledger
         task = None
-        if checkpoint_in_background:
-            task = asyncio.create_task(_checkpoint_loop(ledger, settings.anchor_interval))
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            ledger.close()
+        with contextlib.ExitStack() as stack:
+            if checkpoint_in_background:
+                session = await asyncio.to_thread(
+                    stack.enter_context, open_chain(settings, ledger.engine)
+                )
+                app.state.chain = session
+                task = asyncio.create_task(
+                    _checkpoint_loop(ledger, session.anchorer, settings.anchor_interval)
+                )
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                ledger.close()
 
     app = FastAPI(
         title="civic-ledger",
@@ -53,8 +62,8 @@ def create_app(
     return app
 
 
-async def _checkpoint_loop(ledger: Ledger, interval: float) -> None:
-    """Integrate and sign a new checkpoint every ``interval`` seconds when the log grew."""
+async def _checkpoint_loop(ledger: Ledger, anchorer: Anchorer, interval: float) -> None:
+    """Every ``interval`` seconds: sign a checkpoint if the log grew, and anchor it."""
     while True:
         try:
             latest = await asyncio.to_thread(ledger.log.latest_checkpoint)
@@ -62,6 +71,9 @@ async def _checkpoint_loop(ledger: Ledger, interval: float) -> None:
             if latest is None or latest.checkpoint.size < sequenced:
                 signed = await asyncio.to_thread(ledger.checkpoint)
                 logger.info("signed checkpoint at tree size %d", signed.checkpoint.size)
+            record = await asyncio.to_thread(anchorer.anchor_latest)
+            if record is not None:
+                logger.info("tree size %d anchored (%s)", record.tree_size, record.status)
         except LedgerError as exc:
             # Refusing to sign is the point of verify-before-sign: say so loudly, keep serving.
             logger.error("checkpoint refused: %s", exc.diagnostics())

@@ -26,12 +26,20 @@ class Settings:
     data_dir: Path
     database_url: str
     chain_url: str | None
+    chain_key_file: Path
+    chain_key_password_file: Path
+    anvil_port: int
     log_origin: str
     log_key_file: Path
     anchor_interval: float
     confirmations: int
     host: str
     port: int
+
+    @property
+    def anvil_state_file(self) -> Path:
+        """Where the embedded anvil keeps its chain between runs."""
+        return self.data_dir / "anvil" / "state.json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +51,11 @@ class Settings:
             database_url=env.get("LEDGER_DATABASE_URL")
             or f"sqlite+pysqlite:///{data_dir / 'ledger.db'}",
             chain_url=env.get("LEDGER_CHAIN_URL") or None,
+            chain_key_file=Path(env.get("LEDGER_CHAIN_KEY_FILE") or data_dir / "chain-key.json"),
+            chain_key_password_file=Path(
+                env.get("LEDGER_CHAIN_KEY_PASSWORD_FILE") or data_dir / "chain-key.password"
+            ),
+            anvil_port=_number(env, "LEDGER_ANVIL_PORT", "8545", int, minimum=1),
             log_origin=env.get("LEDGER_LOG_ORIGIN", "civic-ledger.local/hunchun"),
             log_key_file=Path(env.get("LEDGER_LOG_KEY_FILE") or data_dir / "log-signer.key"),
             anchor_interval=_number(env, "LEDGER_ANCHOR_INTERVAL", "10", float, minimum=0.1),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import log, server
+from ledger.cli import anchor, log, server
 
 app = typer.Typer(
     name="ledger",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.command("init")(server.init)
 app.command("serve")(server.serve)
+app.command("anchor")(anchor.anchor)
 app.add_typer(log.app, name="log")
 
 

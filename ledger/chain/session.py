@@ -1,0 +1,77 @@
+"""Opening the chain a ledger anchors on: ``LEDGER_CHAIN_URL``, or the embedded anvil.
+
+The embedded anvil listens on 127.0.0.1:``LEDGER_ANVIL_PORT`` with its state in
+the data dir. If one already answers there (the service's), it is used; else a
+new one is started and stopped when the session closes. The operator's key is
+a Web3 Secret Storage file (created on first use); on the embedded chain it is
+funded with ``anvil_setBalance``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import RPCEndpoint
+
+from ledger.chain.anchorer import Anchorer
+from ledger.chain.client import Chain, load_or_create_keystore
+from ledger.chain.deploy import Deployment, ensure_log_anchor
+from ledger.chain.node import Anvil
+from ledger.config import Settings
+
+EMBEDDED_BALANCE = 10**21  # wei; a local dev chain's pretend ether
+
+
+@dataclass
+class ChainSession:
+    chain: Chain
+    log_anchor: Contract
+    deployment: Deployment
+    anchorer: Anchorer
+    url: str
+
+
+def _answers(url: str) -> bool:
+    with contextlib.suppress(Exception):
+        return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 2})).is_connected()
+    return False
+
+
+@contextlib.contextmanager
+def open_chain(settings: Settings, engine: Engine) -> Iterator[ChainSession]:
+    """The chain with our LogAnchor deployed on it (at first use) and an anchorer for it."""
+    account = load_or_create_keystore(settings.chain_key_file, settings.chain_key_password_file)
+    node: Anvil | None = None
+    url = settings.chain_url
+    if url is None:
+        url = f"http://127.0.0.1:{settings.anvil_port}"
+        if not _answers(url):
+            node = Anvil(
+                state_file=settings.anvil_state_file,
+                port=settings.anvil_port,
+                log_file=settings.data_dir / "anvil" / "anvil.log",
+            ).start()
+    try:
+        chain = Chain.connect(url, account)
+        if settings.chain_url is None:
+            chain.w3.provider.make_request(
+                RPCEndpoint("anvil_setBalance"), [account.address, hex(EMBEDDED_BALANCE)]
+            )
+        contract, deployment = ensure_log_anchor(engine, chain)
+        anchorer = Anchorer(
+            chain,
+            contract,
+            engine,
+            origin=settings.log_origin,
+            deployed_at_block=deployment.block_number,
+            confirmations=settings.confirmations,
+        )
+        yield ChainSession(chain, contract, deployment, anchorer, url)
+    finally:
+        if node is not None:
+            node.stop()
