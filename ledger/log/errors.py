@@ -29,12 +29,13 @@ class LogCorruptionError(LedgerError):
 
 
 class CheckpointVerificationError(LogCorruptionError):
-    """Refused to sign: the root from the tiles differs from the root of the stored leaves.
+    """Refused to sign: a stored hash disagrees with the stored leaves.
 
-    ``expected_root`` is the root the tiles give (what would have been signed);
-    ``computed_root`` is recomputed from every stored leaf hash;
-    ``first_differing_range`` is the smallest leaf range ``[begin, end)`` found
-    whose stored node hash differs from the hash recomputed from its leaves.
+    ``expected_root`` is the root the stored data commits to (through the wrong
+    tile hash, the leaf data, or the last checkpoint, as ``source`` says);
+    ``computed_root`` is recomputed from the stored leaf hashes, both at
+    ``tree_size``; ``first_differing_range`` is the smallest leaf range
+    ``[begin, end)`` found to differ.
     """
 
     code = "checkpoint_verification_failed"
@@ -45,17 +46,23 @@ class CheckpointVerificationError(LogCorruptionError):
         expected_root: bytes,
         computed_root: bytes,
         first_differing_range: tuple[int, int],
+        *,
+        reason: str,
+        source: str,
         **more: Any,
     ) -> None:
         begin, end = first_differing_range
         super().__init__(
-            f"refusing to sign tree size {tree_size}: root from tiles {expected_root.hex()}, "
-            f"root recomputed from stored leaves {computed_root.hex()}; "
+            f"refusing to sign tree size {tree_size}: {reason}; "
+            f"the stored {source} give root {expected_root.hex()}, "
+            f"the stored leaf hashes give {computed_root.hex()}; "
             f"first differing range [{begin}, {end})",
             tree_size=tree_size,
             expected_root=expected_root,
             computed_root=computed_root,
             first_differing_range=[begin, end],
+            reason=reason,
+            source=source,
             **more,
         )
         self.tree_size = tree_size

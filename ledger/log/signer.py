@@ -1,10 +1,7 @@
-"""Signing checkpoints — after proving the stored tree is the tree of the stored leaves.
+"""Signing checkpoints — only after proving the stored tree is the tree of the stored leaves.
 
-Before a checkpoint is signed, its root (from the tiles, which every proof is
-served from) is compared with a root recomputed from every stored leaf hash.
-If they differ, nothing is signed and :class:`CheckpointVerificationError`
-carries the evidence: both roots and the smallest leaf range found whose
-stored hash differs from the recomputed one.
+:func:`ledger.log.verify.verify_store` runs first; if any stored hash disagrees
+with the stored leaves, nothing is signed and the error carries the evidence.
 """
 
 from __future__ import annotations
@@ -17,15 +14,10 @@ from sqlalchemy import Connection, select
 from ledger.checkpoint import Checkpoint, Signer, sign_checkpoint
 from ledger.log.bulk import insert_rows
 from ledger.log.counters import lock_counter
-from ledger.log.errors import CheckpointVerificationError, LogCorruptionError
-from ledger.log.integrator import read_leaf_hashes
-from ledger.log.reader import LogReader
-from ledger.merkle import CompactRange, InMemoryTree, NodeID, range_nodes, root_from_range
+from ledger.log.errors import LogCorruptionError
+from ledger.log.verify import verify_store
 from ledger.store.models import INTEGRATED_SIZE
 from ledger.store.models import log_checkpoints as _checkpoints
-
-STREAM_CHUNK = 1 << 16
-"""Leaf hashes read per round trip while recomputing the root."""
 
 
 @dataclass(frozen=True)
@@ -44,14 +36,13 @@ def sign_latest(
     the same size again returns the stored checkpoint.
     """
     size = lock_counter(conn, INTEGRATED_SIZE)
-    # A reader without a cache: verification must see what is stored now.
-    reader = LogReader(cache_tiles=0)
-    range_ids = range_nodes(0, size)
-    stored = reader.nodes(conn, range_ids, size)
-    root = root_from_range(stored)
-    recomputed = recompute_range(conn, size)
-    if recomputed != stored:
-        raise _evidence(conn, reader, size, range_ids, stored, recomputed)
+    last = latest_checkpoint(conn, origin)
+    root = verify_store(
+        conn,
+        size,
+        checked_size=last.checkpoint.size if last else 0,
+        checked_root=last.checkpoint.root_hash if last else None,
+    )
 
     existing = conn.execute(
         select(_checkpoints.c.root_hash, _checkpoints.c.note, _checkpoints.c.signed_at).where(
@@ -93,48 +84,3 @@ def latest_checkpoint(conn: Connection, origin: str) -> SignedCheckpoint | None:
         return None
     cp = Checkpoint(origin, int(row.tree_size), bytes(row.root_hash))
     return SignedCheckpoint(cp, row.note, row.signed_at)
-
-
-def recompute_range(conn: Connection, size: int) -> list[bytes]:
-    """The hashes of ``range_nodes(0, size)``, recomputed from the stored leaf hashes alone."""
-    compact = CompactRange()
-    for begin in range(0, size, STREAM_CHUNK):
-        compact.extend(read_leaf_hashes(conn, begin, min(size, begin + STREAM_CHUNK)))
-    return compact.hashes()
-
-
-def _evidence(
-    conn: Connection,
-    reader: LogReader,
-    size: int,
-    range_ids: list[NodeID],
-    stored: list[bytes],
-    recomputed: list[bytes],
-) -> CheckpointVerificationError:
-    """Walk down from the first differing subtree to the smallest differing range."""
-    first = next(i for i, (a, b) in enumerate(zip(stored, recomputed, strict=True)) if a != b)
-    node = range_ids[first]
-    begin, end = node.coverage()
-    # The leaves under that subtree, rebuilt in memory with local indices.
-    tree = InMemoryTree(read_leaf_hashes(conn, begin, end))
-    while node.level > 0:
-        children = [
-            NodeID(node.level - 1, 2 * node.index),
-            NodeID(node.level - 1, 2 * node.index + 1),
-        ]
-        stored_children = reader.nodes(conn, children, size)
-        differing = [
-            child
-            for child, stored_hash in zip(children, stored_children, strict=True)
-            if tree.node(NodeID(child.level, child.index - (begin >> child.level))) != stored_hash
-        ]
-        if not differing:
-            break  # the stored node itself is wrong while everything below agrees
-        node = differing[0]
-    return CheckpointVerificationError(
-        size,
-        root_from_range(stored),
-        root_from_range(recomputed),
-        node.coverage(),
-        level=node.level,
-    )
