@@ -131,8 +131,9 @@ def compile_contracts(units: list[str] | None = None) -> dict[str, dict[str, Any
     if errors:
         raise CompilerError("\n".join(e.get("formattedMessage", e["message"]) for e in errors))
     artifacts: dict[str, dict[str, Any]] = {}
+    requested = set(units or ())
     for unit, contracts in output["contracts"].items():
-        if not unit.startswith("contracts/"):
+        if not (unit.startswith("contracts/") or unit in requested):
             continue  # libraries we import are compiled into ours, not shipped
         for name, out in contracts.items():
             artifacts[name] = {
