@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,6 +14,20 @@ from ledger.chain.client import Chain, ChainError
 from ledger.store.models import chain_deployments
 
 LOG_ANCHOR = "LogAnchor"
+UNIT_REGISTRY = "UnitRegistry"
+VETTING_REGISTRY = "VettingRegistry"
+GRANT_REGISTRY = "GrantRegistry"
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """Our four contracts on one chain; the operator's account administers them all."""
+
+    log_anchor: Contract
+    units: Contract
+    vetting: Contract
+    grants: Contract
+    deployments: dict[str, Deployment]
 
 
 @dataclass(frozen=True)
@@ -47,15 +62,45 @@ def deployed(engine: Engine, chain: Chain, name: str) -> Deployment | None:
 
 def ensure_log_anchor(engine: Engine, chain: Chain) -> tuple[Contract, Deployment]:
     """The LogAnchor of this chain, deployed (with our account as admin and anchorer) if new."""
-    found = deployed(engine, chain, LOG_ANCHOR)
+
+    def after(contract: Contract) -> None:
+        anchorer_role = contract.functions.ANCHORER_ROLE().call()
+        if not contract.functions.hasRole(anchorer_role, chain.address).call():
+            chain.transact(contract.functions.grantRole(anchorer_role, chain.address))
+
+    return _ensure(engine, chain, LOG_ANCHOR, (chain.address,), after)
+
+
+def ensure_contracts(engine: Engine, chain: Chain) -> Contracts:
+    """All four contracts, each deployed on first use and found again afterwards."""
+    log_anchor, anchor_at = ensure_log_anchor(engine, chain)
+    units, units_at = _ensure(engine, chain, UNIT_REGISTRY, (chain.address,))
+    vetting, vetting_at = _ensure(engine, chain, VETTING_REGISTRY, (units.address, chain.address))
+    grants, grants_at = _ensure(engine, chain, GRANT_REGISTRY, (units.address, chain.address))
+    return Contracts(
+        log_anchor,
+        units,
+        vetting,
+        grants,
+        {d.contract: d for d in (anchor_at, units_at, vetting_at, grants_at)},
+    )
+
+
+def _ensure(
+    engine: Engine,
+    chain: Chain,
+    name: str,
+    args: tuple[object, ...],
+    after: Callable[[Contract], None] | None = None,
+) -> tuple[Contract, Deployment]:
+    found = deployed(engine, chain, name)
     if found is not None:
-        return chain.contract(LOG_ANCHOR, found.address), found
-    contract, receipt = chain.deploy(LOG_ANCHOR, chain.address)
-    anchorer_role = contract.functions.ANCHORER_ROLE().call()
-    if not contract.functions.hasRole(anchorer_role, chain.address).call():
-        chain.transact(contract.functions.grantRole(anchorer_role, chain.address))
+        return chain.contract(name, found.address), found
+    contract, receipt = chain.deploy(name, *args)
+    if after is not None:
+        after(contract)
     deployment = Deployment(
-        LOG_ANCHOR,
+        name,
         str(contract.address),
         int(receipt["blockNumber"]),
         bytes(Web3.keccak(chain.w3.eth.get_code(contract.address))),

@@ -1,4 +1,5 @@
-"""Opening the chain a ledger anchors on: ``LEDGER_CHAIN_URL``, or the embedded anvil.
+"""Opening the chain a ledger anchors on: ``LEDGER_CHAIN_URL``, or the embedded anvil,
+with all four contracts deployed on first use, an anchorer and a relayer.
 
 The embedded anvil listens on 127.0.0.1:``LEDGER_ANVIL_PORT`` with its state in
 the data dir. If one already answers there (the service's), it is used; else a
@@ -20,8 +21,9 @@ from web3.types import RPCEndpoint
 
 from ledger.chain.anchorer import Anchorer
 from ledger.chain.client import Chain, load_or_create_keystore
-from ledger.chain.deploy import Deployment, ensure_log_anchor
+from ledger.chain.deploy import LOG_ANCHOR, Contracts, Deployment, ensure_contracts
 from ledger.chain.node import Anvil
+from ledger.chain.relayer import Relayer
 from ledger.config import Settings
 
 EMBEDDED_BALANCE = 10**21  # wei; a local dev chain's pretend ether
@@ -30,10 +32,18 @@ EMBEDDED_BALANCE = 10**21  # wei; a local dev chain's pretend ether
 @dataclass
 class ChainSession:
     chain: Chain
-    log_anchor: Contract
-    deployment: Deployment
+    contracts: Contracts
     anchorer: Anchorer
+    relayer: Relayer
     url: str
+
+    @property
+    def log_anchor(self) -> Contract:
+        return self.contracts.log_anchor
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.contracts.deployments[LOG_ANCHOR]
 
 
 def _answers(url: str) -> bool:
@@ -62,16 +72,17 @@ def open_chain(settings: Settings, engine: Engine) -> Iterator[ChainSession]:
             chain.w3.provider.make_request(
                 RPCEndpoint("anvil_setBalance"), [account.address, hex(EMBEDDED_BALANCE)]
             )
-        contract, deployment = ensure_log_anchor(engine, chain)
+        contracts = ensure_contracts(engine, chain)
         anchorer = Anchorer(
             chain,
-            contract,
+            contracts.log_anchor,
             engine,
             origin=settings.log_origin,
-            deployed_at_block=deployment.block_number,
+            deployed_at_block=contracts.deployments[LOG_ANCHOR].block_number,
             confirmations=settings.confirmations,
         )
-        yield ChainSession(chain, contract, deployment, anchorer, url)
+        relayer = Relayer(chain, engine, vetting=contracts.vetting, grants=contracts.grants)
+        yield ChainSession(chain, contracts, anchorer, relayer, url)
     finally:
         if node is not None:
             node.stop()

@@ -181,3 +181,24 @@ class ChainAnchor(Base):
 
 chain_deployments = _table(ChainDeployment)
 chain_anchors = _table(ChainAnchor)
+
+
+class ChainRelay(Base):
+    """A signed message (decision, registration, grant, revocation) we relayed, and where
+    it landed: the auditor's link from an off-chain record to its transaction."""
+
+    __tablename__ = "chain_relays"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # registration | decision | grant | revocation
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The message's EIP-712 digest (the grant id for a grant), hex.
+    item_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    contract: Mapped[str] = mapped_column(String(42), nullable=False)
+    tx_hash: Mapped[str] = mapped_column(String(66), nullable=False)
+    block_number: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    block_hash: Mapped[str] = mapped_column(String(66), nullable=False)
+    relayed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+chain_relays = _table(ChainRelay)

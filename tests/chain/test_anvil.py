@@ -154,3 +154,21 @@ def test_anvil_restarted_from_its_state_file_keeps_every_anchor(
         record = anchorer.anchor_latest()
         assert record is not None and record.tree_size == 31
         assert anchorer.chain_head() == (31, ref.root())
+
+
+def test_vetting_and_grants_relayed_over_json_rpc(
+    anvil: Anvil, engine: sa.Engine, fund: Callable[[str], Chain]
+) -> None:
+    from relay_flow import relay_rows, run_flow
+
+    from ledger.chain import vetting as v
+
+    chain = fund(anvil.url)
+    result = run_flow(chain, engine)
+    state = result.contracts.vetting.functions.candidate(result.candidate_id).call()
+    assert v.Outcome(state[3]) == v.Outcome.PASSED
+    assert len({d.tx_hash for d in result.decisions}) == 1  # one batch
+    rows = relay_rows(engine)
+    assert len(rows) == 7  # registration, four decisions, grant, revocation
+    for _, _, tx_hash, block in rows:
+        assert chain.w3.eth.get_transaction_receipt(tx_hash)["blockNumber"] == block  # type: ignore[arg-type]
