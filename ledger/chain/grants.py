@@ -36,12 +36,11 @@ from eth_account._utils.encode_typed_data.encoding_and_hashing import (
     hash_struct,
 )
 from eth_account.messages import SignableMessage, encode_typed_data
-from eth_keys.datatypes import Signature
-from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
+from ledger.chain.signatures import SECP256K1_N, SignatureError, recover_signer
 from ledger.entries import EntryError, canonical_json
 from ledger.errors import InvalidInputError
 
@@ -80,8 +79,6 @@ SCOPE_VERSION: Final = 1
 
 UINT64_MAX: Final = 2**64 - 1
 # secp256k1 group order and the low-s bound (EIP-2; OpenZeppelin ECDSA.tryRecover).
-SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-SECP256K1_HALF_N: Final = SECP256K1_N // 2
 
 Types = dict[str, list[dict[str, str]]]
 
@@ -123,12 +120,6 @@ class TypedDataError(InvalidInputError):
     """EIP-712 typed data that cannot be hashed under our policy."""
 
     code = "invalid_typed_data"
-
-
-class SignatureError(InvalidInputError):
-    """A signature that is malformed or not canonical (length, v, low s)."""
-
-    code = "invalid_signature"
 
 
 class SharingClass(enum.IntEnum):
@@ -432,34 +423,6 @@ def sign_revocation(
     return _sign(
         private_key, revocation_typed_data(revocation, chain_id=chain_id, contract=contract)
     )
-
-
-def recover_signer(digest: bytes, signature: bytes) -> str:
-    """The checksummed address that signed ``digest``, by OpenZeppelin ``ECDSA.recover``'s rules.
-
-    Requires a 65-byte ``r || s || v`` with v in {27, 28}, 0 < r < n and 0 < s <= n/2.
-    eth-account alone accepts the high-s twin and v in {0, 1} (vectors
-    ``derived/signature-malleability.json``); the contract does not, so neither do we.
-    """
-    if not isinstance(digest, bytes) or len(digest) != 32:
-        raise SignatureError("digest: want 32 bytes")
-    if not isinstance(signature, bytes) or len(signature) != 65:
-        got = len(signature) if isinstance(signature, bytes) else type(signature).__name__
-        raise SignatureError(f"signature length: got {got}, want 65 bytes")
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v not in (27, 28):
-        raise SignatureError(f"signature v: got {v}, want 27 or 28")
-    if not 0 < s <= SECP256K1_HALF_N:
-        raise SignatureError(f"signature s: got {s:#x}, want 0 < s <= n/2 (low s)")
-    if not 0 < r < SECP256K1_N:
-        raise SignatureError(f"signature r: got {r:#x}, want 0 < r < n")
-    try:
-        public_key = Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
-    except BadSignature as exc:  # no point on the curve for this r
-        raise SignatureError(f"signature does not recover: {exc}") from exc
-    return str(public_key.to_checksum_address())
 
 
 # --------------------------------------------------------------------------- the rule

@@ -31,6 +31,8 @@ from eth_account.messages import SignableMessage
 from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
 
+from ledger.chain import signatures
+from ledger.chain.signatures import SignatureError
 from ledger.errors import InvalidInputError, LedgerError
 
 __all__ = [
@@ -84,8 +86,6 @@ DECISION_TYPE: Final = (
 MAX_DEPARTMENTS: Final = 32
 """A round requires 1 to 32 departments: an opinion set is a 32-bit bitmap on chain."""
 
-SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_HALF_N: Final = SECP256K1_N // 2
 _ZERO: Final = bytes(32)
 _CLAUSE_CODE = re.compile(r"[A-Za-z0-9_.\-]+", re.ASCII)
 
@@ -336,10 +336,8 @@ def typed_data(message: Message, chain_id: int, contract: str | bytes) -> dict[s
 # ---- signatures ----------------------------------------------------------------------------
 
 
-class InvalidSignatureError(LedgerError):
-    """A signature the contract would refuse (OpenZeppelin ECDSA rules)."""
-
-    code = "invalid_signature"
+InvalidSignatureError = SignatureError
+"""A signature the contract would refuse (OpenZeppelin ECDSA rules)."""
 
 
 def sign(private_key: PrivateKey, message: Message, chain_id: int, contract: str | bytes) -> bytes:
@@ -363,25 +361,9 @@ def sign_decision(
 
 
 def recover_signer(message: Message, signature: bytes, chain_id: int, contract: str | bytes) -> str:
-    """The checksum address that signed ``message``, refusing what the contract refuses.
-
-    eth-account alone accepts the high-s twin of a signature and v ∈ {0, 1}; OpenZeppelin
-    ECDSA does not (EIP-2, Yellow Paper appendix F), so neither does this function.
-    """
-    if len(signature) != 65:
-        raise InvalidSignatureError(
-            f"signature length {len(signature)}, want 65", length=len(signature)
-        )
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if s > _HALF_N:
-        raise InvalidSignatureError("signature s is in the upper half order", s=hex(s))
-    if v not in (27, 28):
-        raise InvalidSignatureError(f"signature v {v}, want 27 or 28", v=v)
-    address: str = Account.recover_message(
-        signable(message, chain_id, contract), signature=signature
-    )
-    return address
+    """The checksum address that signed ``message``, refusing what the contract refuses
+    (see :func:`ledger.chain.signatures.recover_signer`)."""
+    return signatures.recover_signer(digest(message, chain_id, contract), signature)
 
 
 # ---- rules ---------------------------------------------------------------------------------
