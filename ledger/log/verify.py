@@ -96,24 +96,32 @@ def verify_store(
 
 
 def _check_leaf_data(conn: Connection, size: int, begin: int) -> None:
-    """Check 2: leaf hash = H(leaf data) for ``[begin, size)``."""
-    rows = conn.execute(
-        select(_leaves.c.leaf_index, _leaves.c.leaf_data, _leaves.c.leaf_hash)
-        .where(_leaves.c.leaf_index >= begin, _leaves.c.leaf_index < size)
-        .order_by(_leaves.c.leaf_index)
-    ).all()
-    for index, data, stored in rows:
-        if hash_leaf(bytes(data)) != bytes(stored):
-            from_data = [hash_leaf(bytes(d)) if i == index else bytes(h) for i, d, h in rows]
-            prefix = read_leaf_hashes(conn, 0, begin)
-            raise CheckpointVerificationError(
-                size,
-                InMemoryTree([*prefix, *from_data]).root(),
-                InMemoryTree([*prefix, *(bytes(h) for _, _, h in rows)]).root(),
-                (index, index + 1),
-                reason=f"the stored hash of leaf {index} is not the hash of its data",
-                source="leaf data",
-            )
+    """Check 2: leaf hash = H(leaf data) for ``[begin, size)``, read in chunks."""
+    for start in range(begin, size, CHUNK):
+        rows = conn.execute(
+            select(_leaves.c.leaf_index, _leaves.c.leaf_data, _leaves.c.leaf_hash)
+            .where(_leaves.c.leaf_index >= start, _leaves.c.leaf_index < min(size, start + CHUNK))
+            .order_by(_leaves.c.leaf_index)
+        )
+        for index, data, stored in rows:
+            if hash_leaf(bytes(data)) != bytes(stored):
+                raise _leaf_data_evidence(conn, size, int(index), hash_leaf(bytes(data)))
+
+
+def _leaf_data_evidence(
+    conn: Connection, size: int, index: int, from_data: bytes
+) -> CheckpointVerificationError:
+    computed = _range_hashes(conn, size)
+    hashes = read_leaf_hashes(conn, 0, size)
+    hashes[index] = from_data
+    return CheckpointVerificationError(
+        size,
+        InMemoryTree(hashes).root(),
+        root_from_range(computed),
+        (index, index + 1),
+        reason=f"the stored hash of leaf {index} is not the hash of its data",
+        source="leaf data",
+    )
 
 
 def _stored_tiles(
