@@ -79,7 +79,9 @@ def open_chain(settings: Settings, engine: Engine) -> Iterator[ChainSession]:
             engine,
             origin=settings.log_origin,
             deployed_at_block=contracts.deployments[LOG_ANCHOR].block_number,
-            confirmations=settings.confirmations,
+            # The embedded anvil mines only our own transactions, one block each, and has
+            # no other node to re-org it: an anchor there is final once mined.
+            confirmations=settings.confirmations if settings.chain_url else 0,
         )
         relayer = Relayer(chain, engine, vetting=contracts.vetting, grants=contracts.grants)
         yield ChainSession(chain, contracts, anchorer, relayer, url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import typer
@@ -58,4 +59,6 @@ def serve(
         f"civic-ledger on http://{host or settings.host}:{port or settings.port} "
         f"(docs at /docs; data in {settings.data_dir})"
     )
+    # Our loggers (checkpoints signed, anchors sent, refusals) beside uvicorn's.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
