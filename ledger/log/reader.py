@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, Engine, and_, or_, select
 
 from ledger.log.counters import read_counter
 from ledger.log.errors import LogCorruptionError, TreeSizeError
@@ -32,41 +32,95 @@ from ledger.store.models import log_tiles as _tiles
 TileVersion = tuple[int, int, int]  # (level, index, width)
 
 
+Bind = Connection | Engine
+"""A connection to read through, or an engine to connect with only when the cache misses."""
+
+
+class _Lazy:
+    """The connection of one call: the caller's, or one opened on first need and closed after."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+        self._opened: Connection | None = None
+
+    def __call__(self) -> Connection:
+        if isinstance(self._bind, Connection):
+            return self._bind
+        if self._opened is None:
+            self._opened = self._bind.connect()
+        return self._opened
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
+
+
 class LogReader:
-    """Reads roots, nodes and proofs of the integrated tree. Safe to share between threads
-    that each pass their own connection; the cache only ever holds immutable tiles."""
+    """Reads roots, nodes and proofs of the integrated tree.
+
+    Safe to share between threads. The cache holds only immutable tile versions, and
+    the integrated size it remembers only ever grows (a trigger refuses a decrease), so
+    a proof whose tiles are cached is served without touching the database.
+    """
 
     def __init__(self, cache_tiles: int = 4096) -> None:
         self._cache: OrderedDict[TileVersion, list[list[bytes]]] = OrderedDict()
         self._cache_tiles = cache_tiles
         self._cache_lock = threading.Lock()
+        self._known_integrated = 0
 
-    def integrated_size(self, conn: Connection) -> int:
-        return read_counter(conn, INTEGRATED_SIZE)
+    def integrated_size(self, bind: Bind) -> int:
+        """The integrated size now (always read from the database)."""
+        lazy = _Lazy(bind)
+        try:
+            size = read_counter(lazy(), INTEGRATED_SIZE)
+        finally:
+            lazy.close()
+        self._known_integrated = max(self._known_integrated, size)
+        return size
 
-    def root(self, conn: Connection, size: int, *, integrated: int | None = None) -> bytes:
+    def root(self, bind: Bind, size: int, *, integrated: int | None = None) -> bytes:
         """RFC 9162 MTH of the first ``size`` leaves."""
-        integrated = self._check(conn, size, integrated)
-        return root_from_range(self.nodes(conn, range_nodes(0, size), integrated))
+        lazy = _Lazy(bind)
+        try:
+            integrated = self._check(lazy, size, integrated)
+            return root_from_range(self._nodes(lazy, range_nodes(0, size), integrated))
+        finally:
+            lazy.close()
 
     def inclusion_proof(
-        self, conn: Connection, index: int, size: int, *, integrated: int | None = None
+        self, bind: Bind, index: int, size: int, *, integrated: int | None = None
     ) -> list[bytes]:
         """PATH(index, D[0:size]), RFC 9162 §2.1.3.1. Requires ``0 <= index < size``."""
-        integrated = self._check(conn, size, integrated)
-        nodes = inclusion_nodes(index, size)
-        return nodes.rehash(self.nodes(conn, nodes.ids, integrated), hash_children)
+        lazy = _Lazy(bind)
+        try:
+            integrated = self._check(lazy, size, integrated)
+            nodes = inclusion_nodes(index, size)
+            return nodes.rehash(self._nodes(lazy, nodes.ids, integrated), hash_children)
+        finally:
+            lazy.close()
 
     def consistency_proof(
-        self, conn: Connection, size1: int, size2: int, *, integrated: int | None = None
+        self, bind: Bind, size1: int, size2: int, *, integrated: int | None = None
     ) -> list[bytes]:
         """PROOF(size1, D[0:size2]), RFC 9162 §2.1.4.1. Requires ``0 <= size1 <= size2``."""
-        integrated = self._check(conn, size2, integrated)
-        nodes = consistency_nodes(size1, size2)
-        return nodes.rehash(self.nodes(conn, nodes.ids, integrated), hash_children)
+        lazy = _Lazy(bind)
+        try:
+            integrated = self._check(lazy, size2, integrated)
+            nodes = consistency_nodes(size1, size2)
+            return nodes.rehash(self._nodes(lazy, nodes.ids, integrated), hash_children)
+        finally:
+            lazy.close()
 
-    def nodes(self, conn: Connection, ids: Sequence[NodeID], integrated: int) -> list[bytes]:
+    def nodes(self, bind: Bind, ids: Sequence[NodeID], integrated: int) -> list[bytes]:
         """The hashes of perfect nodes, each complete within ``integrated`` leaves."""
+        lazy = _Lazy(bind)
+        try:
+            return self._nodes(lazy, ids, integrated)
+        finally:
+            lazy.close()
+
+    def _nodes(self, lazy: _Lazy, ids: Sequence[NodeID], integrated: int) -> list[bytes]:
         wanted: dict[TileVersion, list[list[bytes]] | None] = {}
         places = []
         for node in ids:
@@ -76,7 +130,7 @@ class LogReader:
             wanted.setdefault(version, self._cache_get(version))
         missing = [v for v, rows in wanted.items() if rows is None]
         if missing:
-            for version, row0 in self._fetch(conn, missing).items():
+            for version, row0 in self._fetch(lazy(), missing).items():
                 rows = expand(row0)
                 wanted[version] = rows
                 self._cache_put(version, rows)
@@ -98,9 +152,22 @@ class LogReader:
         found: dict[TileVersion, list[bytes]] = {}
         stored = [v for v in versions if v[0] > 0 or v[2] == TILE_WIDTH]
         if stored:
+            # OR of primary-key equalities: both databases answer it from the index
+            # (SQLite scans the whole table for a row-value IN list: EXPLAIN QUERY PLAN).
             stmt = select(
                 _tiles.c.level, _tiles.c.tile_index, _tiles.c.width, _tiles.c.hashes
-            ).where(tuple_(_tiles.c.level, _tiles.c.tile_index, _tiles.c.width).in_(stored))
+            ).where(
+                or_(
+                    *(
+                        and_(
+                            _tiles.c.level == level,
+                            _tiles.c.tile_index == index,
+                            _tiles.c.width == width,
+                        )
+                        for level, index, width in stored
+                    )
+                )
+            )
             for level, index, width, blob in conn.execute(stmt):
                 found[(level, index, width)] = split(bytes(blob))
         for level, index, width in versions:
@@ -113,9 +180,13 @@ class LogReader:
             raise LogCorruptionError(f"tiles {absent} are missing", tiles=[list(v) for v in absent])
         return found
 
-    def _check(self, conn: Connection, size: int, integrated: int | None) -> int:
+    def _check(self, lazy: _Lazy, size: int, integrated: int | None) -> int:
         if integrated is None:
-            integrated = self.integrated_size(conn)
+            # The integrated size only grows: one known to cover `size` needs no query.
+            integrated = self._known_integrated
+            if size > integrated or size < 0:
+                integrated = read_counter(lazy(), INTEGRATED_SIZE)
+                self._known_integrated = max(self._known_integrated, integrated)
         if not 0 <= size <= integrated:
             raise TreeSizeError(
                 f"tree size {size} is beyond the integrated size {integrated}",
