@@ -35,7 +35,8 @@ def create_app(
         with contextlib.ExitStack() as stack:
             if checkpoint_in_background:
                 session = await asyncio.to_thread(
-                    stack.enter_context, open_chain(settings, ledger.engine)
+                    stack.enter_context,
+                    open_chain(settings, ledger.engine, ledger.signer.verifier()),
                 )
                 app.state.chain = session
                 task = asyncio.create_task(
@@ -77,4 +78,8 @@ async def _checkpoint_loop(ledger: Ledger, anchorer: Anchorer, interval: float) 
         except LedgerError as exc:
             # Refusing to sign is the point of verify-before-sign: say so loudly, keep serving.
             logger.error("checkpoint refused: %s", exc.diagnostics())
+        except Exception:
+            # A node that times out or a database that hiccups must not stop anchoring for
+            # good: log it with its traceback and try again next interval.
+            logger.exception("checkpoint or anchor failed; retrying in %s s", interval)
         await asyncio.sleep(interval)

@@ -14,14 +14,20 @@ both heads and the proof as evidence.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from hexbytes import HexBytes
+from sqlalchemy import Engine, and_, select, text, update
 from web3.contract import Contract
+from web3.exceptions import TimeExhausted, TransactionNotFound
 
 from ledger.chain.client import Chain
+from ledger.checkpoint import Verifier, open_checkpoint
 from ledger.errors import LedgerError
 from ledger.failpoints import failpoint
 from ledger.log import LogReader, latest_checkpoint
@@ -35,6 +41,52 @@ class AnchorRefusedError(LedgerError):
     """The log does not extend what the chain holds: nothing was sent."""
 
     code = "anchor_refused"
+
+
+class AnchorPendingError(LedgerError):
+    """An anchor we sent is still waiting to be mined: nothing new was sent."""
+
+    code = "anchor_pending"
+
+
+@contextlib.contextmanager
+def leader_lock(engine: Engine) -> Iterator[bool]:
+    """Whether this process may anchor now: one anchorer at a time per database.
+
+    PostgreSQL: a session advisory lock, so any number of API workers and
+    ``ledger anchor`` runs can share one database. SQLite: an exclusive ``flock``
+    on a file beside the database. Yields False (without waiting) when another
+    process holds it.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+            )
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield True
+        return
+    with open(f"{database}.anchor-lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_LOCK_KEY = 0x63697669636C6564  # "civicled": the anchoring leader's advisory lock
 
 
 @dataclass(frozen=True)
@@ -57,6 +109,7 @@ class Anchorer:
         engine: Engine,
         *,
         origin: str,
+        verifier: Verifier,
         deployed_at_block: int = 0,
         confirmations: int = 2,
         receipt_timeout: float = 120.0,
@@ -65,6 +118,7 @@ class Anchorer:
         self.contract = log_anchor
         self.engine = engine
         self.origin = origin
+        self.verifier = verifier
         self.deployed_at_block = deployed_at_block
         self.confirmations = confirmations
         self.receipt_timeout = receipt_timeout
@@ -84,14 +138,25 @@ class Anchorer:
     def anchor_latest(self) -> AnchorRecord | None:
         """Make sure the newest signed checkpoint is anchored; send it if it is not.
 
-        Returns the record of that checkpoint's anchor, or None when nothing is signed.
+        Returns the record of that checkpoint's anchor; None when nothing is signed,
+        when the chain is already past it, or when another anchorer holds the lead.
         """
+        with leader_lock(self.engine) as leading:
+            if not leading:
+                return None
+            return self._anchor_latest()
+
+    def _anchor_latest(self) -> AnchorRecord | None:
         self.reconcile()
+        if self._wait_for_pending():
+            self.reconcile()
         with self.engine.connect() as conn:
             signed = latest_checkpoint(conn, self.origin)
         if signed is None or signed.checkpoint.size == 0:
             return None
-        size, root = signed.checkpoint.size, signed.checkpoint.root_hash
+        # Anchor what the log's key signed, not what a table row says.
+        checkpoint = open_checkpoint(signed.note, self.verifier, origin=self.origin)
+        size, root = checkpoint.size, checkpoint.root_hash
         head_size, head_root = self.chain_head()
 
         if size <= head_size:
@@ -124,6 +189,39 @@ class Anchorer:
             )
         self.reconcile()
         return self.record(size)
+
+    def _wait_for_pending(self) -> bool:
+        """Wait for our sent, not yet mined anchors before sending anything new.
+
+        A new anchor's proof starts from the chain's head; sent while an older one is
+        still pending, it would start from a head that is about to move, and revert.
+        """
+        with self.engine.connect() as conn:
+            pending = (
+                conn.execute(
+                    select(chain_anchors.c.tx_hash).where(
+                        *self._ours(),
+                        chain_anchors.c.status == SENT,
+                        chain_anchors.c.tx_hash.is_not(None),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for tx_hash in pending:
+            try:
+                self.chain.w3.eth.wait_for_transaction_receipt(
+                    HexBytes(tx_hash), timeout=self.receipt_timeout
+                )
+            except TimeExhausted as exc:
+                raise AnchorPendingError(
+                    f"anchor transaction {tx_hash} is still pending after "
+                    f"{self.receipt_timeout} s; not sending another",
+                    tx_hash=tx_hash,
+                ) from exc
+            except TransactionNotFound:
+                continue  # dropped: reconcile will mark it so
+        return bool(pending)
 
     def _check_extends(
         self, head_size: int, head_root: bytes, size: int, root: bytes, *, chain_is_ahead: bool
@@ -172,9 +270,11 @@ class Anchorer:
     def reconcile(self) -> None:
         """Rebuild ``chain_anchors`` from the contract's events on the canonical chain.
 
-        Every ``Anchored`` event becomes a mined (or, deep enough, final) record;
-        a record whose transaction is no longer on the chain (dropped, re-orged)
-        becomes ``dropped`` so that the next :meth:`anchor_latest` sends it again.
+        Every ``Anchored`` event becomes a mined record, final once ``confirmations``
+        blocks are on top of it; a record whose transaction is no longer on the chain
+        (dropped, re-orged) becomes ``dropped`` so that the next :meth:`anchor_latest`
+        sends it again. The chain is asked first; the database is written after, in a
+        short transaction.
         """
         latest = int(self.chain.w3.eth.block_number)
         events = self.contract.events.Anchored.get_logs(
@@ -183,52 +283,61 @@ class Anchorer:
         seen: dict[int, dict[str, Any]] = {}
         for event in events:
             size = int(event["args"]["treeSize"])
+            block = int(event["blockNumber"])
             seen[size] = {
                 "root_hash": bytes(event["args"]["rootHash"]),
                 "tx_hash": event["transactionHash"].to_0x_hex(),
-                "block_number": int(event["blockNumber"]),
+                "block_number": block,
                 "block_hash": event["blockHash"].to_0x_hex(),
+                "status": FINAL if latest - block >= self.confirmations else MINED,
             }
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             known = {
                 int(r.tree_size): r
-                for r in conn.execute(
-                    select(chain_anchors).where(chain_anchors.c.chain_id == self.chain.chain_id)
-                )
+                for r in conn.execute(select(chain_anchors).where(*self._ours()))
             }
-            for size, found in seen.items():
-                depth = latest - found["block_number"] + 1
-                status = FINAL if depth >= max(1, self.confirmations) else MINED
-                row = known.get(size)
-                if row is None or (row.status, row.block_hash) != (status, found["block_hash"]):
-                    self._upsert(conn, size, status=status, **found)
-            for size, row in known.items():
-                if size in seen:
-                    continue
-                # Mined once but no longer on the canonical chain (re-orged out), or
-                # sent and no longer known to the node (dropped): send it again.
-                gone = row.status in (MINED, FINAL) or (
-                    row.status == SENT
-                    and row.tx_hash is not None
-                    and self._transaction_gone(row.tx_hash)
-                )
-                if gone:
-                    self._upsert(conn, size, root_hash=bytes(row.root_hash), status=DROPPED)
+        changes: dict[int, dict[str, Any]] = {}
+        for size, found in seen.items():
+            row = known.get(size)
+            if row is None or (row.status, row.block_hash) != (
+                found["status"],
+                found["block_hash"],
+            ):
+                changes[size] = found
+        for size, row in known.items():
+            if size in seen:
+                continue
+            # Mined once but no longer on the canonical chain (re-orged out), or sent and
+            # no longer known to the node (dropped): send it again.
+            gone = row.status in (MINED, FINAL) or (
+                row.status == SENT
+                and row.tx_hash is not None
+                and self._transaction_gone(row.tx_hash)
+            )
+            if gone:
+                changes[size] = {"root_hash": bytes(row.root_hash), "status": DROPPED}
+        if changes:
+            with self.engine.begin() as conn:
+                for size, values in changes.items():
+                    self._upsert(conn, size, **values)
 
     def _transaction_gone(self, tx_hash: str) -> bool:
         try:
-            self.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except Exception:
+            self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
             return True
         return False
+
+    def _ours(self) -> tuple[Any, ...]:
+        return (
+            chain_anchors.c.chain_id == self.chain.chain_id,
+            chain_anchors.c.contract == self.contract.address,
+        )
 
     def record(self, size: int) -> AnchorRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(chain_anchors).where(
-                    chain_anchors.c.chain_id == self.chain.chain_id,
-                    chain_anchors.c.tree_size == size,
-                )
+                select(chain_anchors).where(*self._ours(), chain_anchors.c.tree_size == size)
             ).first()
         if row is None:
             return None
@@ -247,9 +356,7 @@ class Anchorer:
 
     def _upsert(self, conn: Any, size: int, **values: Any) -> None:
         values["updated_at"] = datetime.now(UTC)
-        key = (chain_anchors.c.chain_id == self.chain.chain_id) & (
-            chain_anchors.c.tree_size == size
-        )
+        key = and_(*self._ours(), chain_anchors.c.tree_size == size)
         if conn.execute(select(chain_anchors.c.tree_size).where(key)).first() is None:
             conn.execute(
                 chain_anchors.insert().values(

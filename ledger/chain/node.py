@@ -8,16 +8,16 @@ restart finds every earlier anchor. Tests start one the same way.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from types import TracebackType
-
-import httpx
 
 from ledger.errors import LedgerError
 
@@ -102,15 +102,19 @@ class Anvil:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+        request = urllib.request.Request(
+            self.url, data=body.encode(), headers={"content-type": "application/json"}
+        )
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise ChainNodeError(f"anvil exited with code {self._process.returncode} at start")
             try:
-                if httpx.post(self.url, json=body, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
+                with urllib.request.urlopen(request, timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except OSError:  # refused, reset or timed out: not up yet
                 pass
             time.sleep(0.05)
         self.stop()

@@ -24,6 +24,7 @@ from ledger.chain.client import Chain, load_or_create_keystore
 from ledger.chain.deploy import LOG_ANCHOR, Contracts, Deployment, ensure_contracts
 from ledger.chain.node import Anvil
 from ledger.chain.relayer import Relayer
+from ledger.checkpoint import Verifier
 from ledger.config import Settings
 
 EMBEDDED_BALANCE = 10**21  # wei; a local dev chain's pretend ether
@@ -53,7 +54,7 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def open_chain(settings: Settings, engine: Engine) -> Iterator[ChainSession]:
+def open_chain(settings: Settings, engine: Engine, verifier: Verifier) -> Iterator[ChainSession]:
     """The chain with our LogAnchor deployed on it (at first use) and an anchorer for it."""
     account = load_or_create_keystore(settings.chain_key_file, settings.chain_key_password_file)
     node: Anvil | None = None
@@ -78,6 +79,7 @@ def open_chain(settings: Settings, engine: Engine) -> Iterator[ChainSession]:
             contracts.log_anchor,
             engine,
             origin=settings.log_origin,
+            verifier=verifier,
             deployed_at_block=contracts.deployments[LOG_ANCHOR].block_number,
             # The embedded anvil mines only our own transactions, one block each, and has
             # no other node to re-org it: an anchor there is final once mined.

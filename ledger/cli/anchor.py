@@ -27,16 +27,25 @@ def anchor(
         emit(
             result,
             as_json=as_json,
-            text=lambda r: (
-                f"tree size {r['tree_size']} anchored on chain {r['chain_id']} "
-                f"at {r['contract']} in block {r['block_number']} ({r['status']})"
-                if r["tree_size"]
-                else "nothing to anchor: the log is empty"
-            ),
+            text=_describe,
         )
         if not watch:
             return
         time.sleep(settings.anchor_interval)
+
+
+def _describe(r: dict[str, Any]) -> str:
+    if not r["tree_size"]:
+        return "nothing to anchor: the log is empty"
+    if r["status"] is None:
+        return (
+            f"tree size {r['tree_size']} not anchored now: another anchorer leads, "
+            f"or the chain is already past it (contract {r['contract']})"
+        )
+    return (
+        f"tree size {r['tree_size']} anchored on chain {r['chain_id']} "
+        f"at {r['contract']} in block {r['block_number']} ({r['status']})"
+    )
 
 
 def _run_anchor(*, settings: Settings) -> dict[str, Any]:
@@ -46,7 +55,7 @@ def _run_anchor(*, settings: Settings) -> dict[str, Any]:
     ledger = Ledger.open(settings)
     try:
         signed = ledger.checkpoint()
-        with open_chain(settings, ledger.engine) as session:
+        with open_chain(settings, ledger.engine, ledger.signer.verifier()) as session:
             record = session.anchorer.anchor_latest()
             return {
                 "tree_size": signed.checkpoint.size,

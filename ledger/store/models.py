@@ -163,9 +163,10 @@ class ChainAnchor(Base):
     __tablename__ = "chain_anchors"
 
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The LogAnchor it is on: a chain id alone is not enough (every anvil is 31337).
+    contract: Mapped[str] = mapped_column(String(42), primary_key=True)
     tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
-    contract: Mapped[str] = mapped_column(String(42), nullable=False)
     # The transaction that anchored it, once known (null while only sent).
     tx_hash: Mapped[str | None] = mapped_column(String(66))
     block_number: Mapped[int | None] = mapped_column(BigInteger)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from eth_tester import EthereumTester
 
 from ledger.chain import anchorer as anchorer_module
-from ledger.chain.anchorer import Anchorer, AnchorRefusedError
+from ledger.chain.anchorer import Anchorer, AnchorRefusedError, leader_lock
 from ledger.chain.client import Chain
 from ledger.chain.deploy import deployed, ensure_log_anchor
 from ledger.checkpoint import generate_signer
@@ -49,6 +49,7 @@ def setup(engine: sa.Engine, tester_chain: Chain) -> tuple[MerkleLog, InMemoryTr
         contract,
         engine,
         origin=ORIGIN,
+        verifier=SIGNER.verifier(),
         deployed_at_block=deployment.block_number,
         confirmations=2,
     )
@@ -92,6 +93,10 @@ def test_confirmations_make_an_anchor_final(
     assert record is not None and record.status == "mined"
     tester.mine_blocks(2)
     anchorer.reconcile()
+    not_yet = anchorer.record(3)
+    assert not_yet is not None and not_yet.status == "mined"  # two blocks on top, want three
+    tester.mine_blocks(1)
+    anchorer.reconcile()
     final = anchorer.record(3)
     assert final is not None and final.status == "final"
     assert (
@@ -112,6 +117,8 @@ def test_crash_between_broadcast_and_record_neither_loses_nor_doubles(
             raise Crash(name)
 
     monkeypatch.setattr(anchorer_module, "failpoint", crash)
+    w3, address = anchorer.chain.w3, anchorer.chain.address
+    nonce_before = w3.eth.get_transaction_count(address)
     with pytest.raises(Crash):
         anchorer.anchor_latest()
     with engine.connect() as conn:
@@ -119,10 +126,19 @@ def test_crash_between_broadcast_and_record_neither_loses_nor_doubles(
     assert (row.status, row.tx_hash) == ("sent", None)  # the hash was never recorded
 
     monkeypatch.undo()
-    restarted = Anchorer(anchorer.chain, anchorer.contract, engine, origin=ORIGIN, confirmations=2)
+    restarted = Anchorer(
+        anchorer.chain,
+        anchorer.contract,
+        engine,
+        origin=ORIGIN,
+        verifier=SIGNER.verifier(),
+        confirmations=2,
+    )
     record = restarted.anchor_latest()
     assert record is not None and record.tx_hash is not None and record.status in ("mined", "final")
     assert _anchored_events(restarted) == [7]
+    # Exactly one transaction left our account: the restart sent nothing more.
+    assert w3.eth.get_transaction_count(address) == nonce_before + 1
 
 
 def test_a_reorged_anchor_is_sent_again(
@@ -168,3 +184,16 @@ def test_deployment_is_remembered_and_checked(engine: sa.Engine, tester_chain: C
     assert deployed(engine, tester_chain, "LogAnchor") == deployment
     role = contract.functions.ANCHORER_ROLE().call()
     assert contract.functions.hasRole(role, tester_chain.address).call()
+
+
+def test_only_one_anchorer_leads_at_a_time(
+    setup: tuple[MerkleLog, InMemoryTree, Anchorer], engine: sa.Engine
+) -> None:
+    log, ref, anchorer = setup
+    _grow(log, ref, 3)
+    with leader_lock(engine) as leading:
+        assert leading
+        assert anchorer.anchor_latest() is None  # another process leads: nothing sent
+        assert _anchored_events(anchorer) == []
+    record = anchorer.anchor_latest()
+    assert record is not None and record.tree_size == 3

@@ -58,11 +58,16 @@ def _ledger_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
 def test_flow_over_json_rpc(anvil: Anvil, engine: sa.Engine, fund: Callable[[str], Chain]) -> None:
     chain = fund(anvil.url)
     contract, deployment = ensure_log_anchor(engine, chain)
+    key = generate_signer("t/anvil")
     anchorer = Anchorer(
-        chain, contract, engine, origin="t/anvil", deployed_at_block=deployment.block_number
+        chain,
+        contract,
+        engine,
+        origin="t/anvil",
+        verifier=key.verifier(),
+        deployed_at_block=deployment.block_number,
     )
     log, ref = MerkleLog(engine, origin="t/anvil"), InMemoryTree()
-    key = generate_signer("t/anvil")
     for count in (1, 255, 2, 1000):
         start = ref.size
         data = [f"leaf {i}".encode() for i in range(start, start + count)]
@@ -102,6 +107,8 @@ def test_crashed_anchorer_process_restarts_to_exactly_one_anchor(
     assert (
         _ledger_cli(env, "log", "append", str(_entries(tmp_path / "b.jsonl", 3, 2))).returncode == 0
     )
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    nonce_before = w3.eth.get_transaction_count(account.address)
     crashed = _ledger_cli({**env, "LEDGER_FAILPOINTS": "anchor.after_broadcast"}, "anchor")
     assert crashed.returncode == EXIT_CODE, crashed.stderr
 
@@ -114,7 +121,9 @@ def test_crashed_anchorer_process_restarts_to_exactly_one_anchor(
         "LogAnchor", result["contract"]
     )
     sizes = [int(e["args"]["treeSize"]) for e in contract.events.Anchored.get_logs(from_block=0)]
-    assert sizes == [3, 5]  # the crashed broadcast landed once; the restart sent nothing more
+    assert sizes == [3, 5]  # the crashed broadcast landed once
+    # and the restart sent no transaction at all (not even a no-op re-send)
+    assert w3.eth.get_transaction_count(account.address) == nonce_before + 1
 
 
 def test_anvil_restarted_from_its_state_file_keeps_every_anchor(
@@ -127,7 +136,7 @@ def test_anvil_restarted_from_its_state_file_keeps_every_anchor(
     with Anvil(state_file=state) as node:
         chain = fund(node.url)
         contract, deployment = ensure_log_anchor(engine, chain)
-        anchorer = Anchorer(chain, contract, engine, origin="t/restart")
+        anchorer = Anchorer(chain, contract, engine, origin="t/restart", verifier=key.verifier())
         for count in (10, 20):
             start = ref.size
             data = [f"leaf {i}".encode() for i in range(start, start + count)]
@@ -145,7 +154,7 @@ def test_anvil_restarted_from_its_state_file_keeps_every_anchor(
         assert again == deployment
         for size, root in roots.items():
             assert bytes(contract.functions.rootAt(size).call()) == root
-        anchorer = Anchorer(chain, contract, engine, origin="t/restart")
+        anchorer = Anchorer(chain, contract, engine, origin="t/restart", verifier=key.verifier())
         data = [b"after restart"]
         log.append([LeafInput("after", data[0])])
         ref.extend(hash_leaf(d) for d in data)

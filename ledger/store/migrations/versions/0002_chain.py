@@ -42,7 +42,7 @@ def upgrade() -> None:
             "status IN ('sent', 'mined', 'final', 'dropped')",
             name=op.f("ck_chain_anchors_status_known"),
         ),
-        sa.PrimaryKeyConstraint("chain_id", "tree_size", name=op.f("pk_chain_anchors")),
+        sa.PrimaryKeyConstraint("chain_id", "contract", "tree_size", name=op.f("pk_chain_anchors")),
     )
 
 
