@@ -172,6 +172,10 @@ def _check_text(name: str, value: Any, *, nullable: bool = False) -> None:
         raise EntryError(f"{name}: got {value!r}, not valid Unicode: {exc}", field=name) from exc
 
 
+MAX_ID_LENGTH = 64
+"""The longest entry id the log stores (log_leaves.entry_id)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Entry:
     """One log entry (DESIGN.md "Formats / Entry and leaf"), validated on construction.
@@ -196,6 +200,10 @@ class Entry:
             raise EntryError(f"v: got {got}, want {ENTRY_VERSION}", field="v")
         for name in ("id", "kind", "unit", "at"):
             _check_text(name, getattr(self, name))
+        if len(self.id) > MAX_ID_LENGTH:
+            raise EntryError(
+                f"id: got {len(self.id)} characters, want at most {MAX_ID_LENGTH}", field="id"
+            )
         parse_utc_rfc3339(self.at)
         _check_text("sealed", self.sealed, nullable=True)
         if not isinstance(self.body, Mapping):

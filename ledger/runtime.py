@@ -9,13 +9,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from ledger.checkpoint import Signer, generate_signer, parse_signer_key
 from ledger.config import ConfigError, Settings
 from ledger.entries import Entry
 from ledger.log import LeafInput, MerkleLog, SignedCheckpoint
 from ledger.store import create_engine, migrate
+from ledger.store.models import log_checkpoints
 
 
 @dataclass
@@ -29,10 +30,11 @@ class Ledger:
     def open(cls, settings: Settings, *, create: bool = True) -> Ledger:
         """Open the ledger; with ``create``, make the data dir, schema and log key if missing."""
         if create:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            # Keys and the embedded database live here: the owner's eyes only.
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             migrate(settings.database_url)
-        signer = load_or_create_signer(settings, create=create)
         engine = create_engine(settings.database_url)
+        signer = load_or_create_signer(settings, create=create and not _has_checkpoints(engine))
         return cls(settings, engine, MerkleLog(engine, origin=settings.log_origin), signer)
 
     def append(self, entries: Sequence[Entry]) -> range:
@@ -48,6 +50,12 @@ class Ledger:
         self.engine.dispose()
 
 
+def _has_checkpoints(engine: Engine) -> bool:
+    """Whether this log has signed before (then a missing key is lost, not new)."""
+    with engine.connect() as conn:
+        return conn.execute(select(log_checkpoints.c.tree_size).limit(1)).first() is not None
+
+
 def load_or_create_signer(settings: Settings, *, create: bool) -> Signer:
     """The log's Ed25519 key, kept as a C2SP signer key in a file readable by its owner only."""
     path = settings.log_key_file
@@ -59,7 +67,10 @@ def load_or_create_signer(settings: Settings, *, create: bool) -> Signer:
             )
         return signer
     if not create:
-        raise ConfigError(f"no log key at {path}; run `ledger init` first")
+        raise ConfigError(
+            f"no log key at {path}: run `ledger init` for a new log; a log that has signed "
+            "checkpoints needs its own key back (auditors pin its verifier key)"
+        )
     signer = generate_signer(settings.log_origin)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

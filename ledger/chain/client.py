@@ -107,18 +107,25 @@ class Chain:
         )
 
 
-def load_or_create_keystore(path: Path, password_file: Path) -> LocalAccount:
+def load_or_create_keystore(
+    path: Path, password_file: Path, *, create: bool = True
+) -> LocalAccount:
     """The operator's chain key from a Web3 Secret Storage file, created if missing.
 
-    The password is read from ``password_file``; when both are missing a random
-    password is made and both files are written with mode 0600.
+    The password is read from ``password_file``; when both are missing (and
+    ``create``) a random password is made and both files are written with mode 0600.
     """
     if path.exists():
         password = password_file.read_text(encoding="utf-8").strip()
         key = Account.decrypt(json.loads(path.read_text(encoding="utf-8")), password)
         account: LocalAccount = Account.from_key(key)
         return account
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not create:
+        raise ChainError(
+            f"no chain key at {path}: put the operator's keystore there (and its password in "
+            f"{password_file}), funded and holding the anchorer role"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not password_file.exists():
         _write_private(password_file, secrets.token_urlsafe(32) + "\n")
     password = password_file.read_text(encoding="utf-8").strip()

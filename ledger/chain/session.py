@@ -56,7 +56,12 @@ def _answers(url: str) -> bool:
 @contextlib.contextmanager
 def open_chain(settings: Settings, engine: Engine, verifier: Verifier) -> Iterator[ChainSession]:
     """The chain with our LogAnchor deployed on it (at first use) and an anchorer for it."""
-    account = load_or_create_keystore(settings.chain_key_file, settings.chain_key_password_file)
+    # A new key is made only for the embedded chain: on a real one it must be funded first.
+    account = load_or_create_keystore(
+        settings.chain_key_file,
+        settings.chain_key_password_file,
+        create=settings.chain_url is None,
+    )
     node: Anvil | None = None
     url = settings.chain_url
     if url is None:

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.checkpoint import open_checkpoint
 from ledger.cli.output import emit, run
 from ledger.config import Settings
 from ledger.entries import Entry, EntryError
 from ledger.log import TreeSizeError
-from ledger.merkle import verify_inclusion
+from ledger.merkle import hash_leaf, verify_inclusion
 from ledger.runtime import Ledger
 
 app = typer.Typer(help="The Merkle log: append, checkpoint, status, prove.", no_args_is_help=True)
@@ -119,21 +120,26 @@ def _run_prove(*, settings: Settings, leaf_index: int) -> dict[str, Any]:
     ledger = Ledger.open(settings, create=False)
     try:
         latest = ledger.log.latest_checkpoint()
-        size = latest.checkpoint.size if latest else 0
-        if leaf_index >= size:
+        if latest is None or leaf_index >= latest.checkpoint.size:
+            size = latest.checkpoint.size if latest else 0
             raise TreeSizeError(
                 f"leaf {leaf_index} is not in the newest checkpoint (tree size {size})"
             )
-        assert latest is not None
+        # Check against what the log's key signed, with the hash of the data as stored.
+        checkpoint = open_checkpoint(
+            latest.note, ledger.signer.verifier(), origin=latest.checkpoint.origin
+        )
+        size = checkpoint.size
         leaf = ledger.log.leaf(leaf_index)
         assert leaf is not None
+        leaf_hash = hash_leaf(leaf[0])
         proof = ledger.log.inclusion_proof(leaf_index, size)
-        verify_inclusion(leaf_index, size, leaf[1], proof, latest.checkpoint.root_hash)
+        verify_inclusion(leaf_index, size, leaf_hash, proof, checkpoint.root_hash)
         return {
             "leaf_index": leaf_index,
             "tree_size": size,
-            "leaf_hash": leaf[1].hex(),
-            "root_hash": latest.checkpoint.root_hash.hex(),
+            "leaf_hash": leaf_hash.hex(),
+            "root_hash": checkpoint.root_hash.hex(),
             "inclusion_proof": [h.hex() for h in proof],
         }
     finally:

@@ -24,6 +24,7 @@ from ledger.log.integrator import DEFAULT_BATCH, Integration, integrate
 from ledger.log.reader import LogReader
 from ledger.log.sequencer import LeafInput, sequence
 from ledger.log.signer import SignedCheckpoint, latest_checkpoint, sign_latest
+from ledger.merkle import hash_leaf
 from ledger.store.models import SEQUENCED_SIZE, log_leaves
 
 __all__ = [
@@ -62,10 +63,15 @@ class MerkleLog:
             return integrate(conn, max_leaves=max_leaves)
 
     def integrate_all(self) -> int:
-        """Integrate until every sequenced leaf is in the tree; returns the new size."""
+        """Integrate every leaf sequenced when the call began; returns the new size.
+
+        Leaves sequenced meanwhile wait for the next call, so a steady stream of
+        writes cannot keep this from returning.
+        """
+        target = self.sequenced_size()
         while True:
-            step = self.integrate()
-            if step.new_size == step.old_size:
+            step = self.integrate(max_leaves=min(DEFAULT_BATCH, max(0, target - self.size())))
+            if step.new_size >= target or step.new_size == step.old_size:
                 return step.new_size
 
     def sign(self, signer: Signer, *, now: datetime | None = None) -> SignedCheckpoint:
@@ -79,14 +85,28 @@ class MerkleLog:
             return latest_checkpoint(conn, self.origin)
 
     def leaf(self, index: int) -> tuple[bytes, bytes] | None:
-        """``(leaf_data, leaf_hash)`` of a sequenced leaf, or None."""
+        """``(leaf_data, leaf_hash)`` of a sequenced leaf, or None.
+
+        Raises :class:`LogCorruptionError` when the stored hash is not the hash of
+        the stored data: a changed record is never served as if it were intact.
+        """
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(log_leaves.c.leaf_data, log_leaves.c.leaf_hash).where(
                     log_leaves.c.leaf_index == index
                 )
             ).first()
-        return None if row is None else (bytes(row.leaf_data), bytes(row.leaf_hash))
+        if row is None:
+            return None
+        data, stored = bytes(row.leaf_data), bytes(row.leaf_hash)
+        if hash_leaf(data) != stored:
+            raise LogCorruptionError(
+                f"leaf {index}: stored hash {stored.hex()} is not the hash of its stored data",
+                leaf_index=index,
+                stored_hash=stored,
+                data_hash=hash_leaf(data),
+            )
+        return data, stored
 
     def sequenced_size(self) -> int:
         """How many leaves have an index (integrated or not)."""

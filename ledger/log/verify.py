@@ -81,6 +81,16 @@ def verify_store(
         level, entries = level + 1, next_entries
 
     root = root_from_range(computed)
+    if checked_root is not None and checked_size > size:
+        raise CheckpointVerificationError(
+            checked_size,
+            checked_root,
+            root,
+            (size, checked_size),
+            reason=f"a checkpoint of size {checked_size} is signed, but only {size} leaves "
+            "are integrated (was the database restored from an older copy?)",
+            source="checkpoint",
+        )
     if checked_root is not None and 0 < checked_size <= size:
         at_checkpoint = root_from_range(_range_hashes(conn, checked_size))
         if at_checkpoint != checked_root:

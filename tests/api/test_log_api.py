@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -124,3 +125,23 @@ def test_health_and_readiness(client: TestClient) -> None:
     ready = client.get("/readyz").json()
     assert ready == {"status": "ready", "tree_size": 0}
     assert "/v1/log/proofs/inclusion" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_leaf_whose_data_was_changed_is_not_served(client: TestClient) -> None:
+    ledger = _ledger(client)
+    ledger.append([_entry(i) for i in range(2)])
+    ledger.checkpoint()
+    with ledger.engine.begin() as conn:  # an attacker: triggers dropped, data rewritten
+        if ledger.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP TRIGGER log_leaves_append_only ON log_leaves")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER log_leaves_no_update")
+        data = conn.execute(sa.text("SELECT leaf_data FROM log_leaves WHERE leaf_index = 1"))
+        changed = bytes(data.scalar_one()).replace(b"1", b"7")
+        conn.execute(
+            sa.text("UPDATE log_leaves SET leaf_data = :d WHERE leaf_index = 1"), {"d": changed}
+        )
+    r = client.get("/v1/log/leaves/1")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "log_corrupt"
+    assert client.get("/v1/log/leaves/0").status_code == 200

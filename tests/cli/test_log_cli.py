@@ -108,3 +108,14 @@ def test_errors_exit_1_with_a_code_and_write_nothing(data_dir: Path, tmp_path: P
 def test_usage_errors_exit_2(data_dir: Path) -> None:
     assert runner.invoke(app, ["log", "prove", "-1"]).exit_code == 2
     assert runner.invoke(app, ["nonsense"]).exit_code == 2
+
+
+def test_a_lost_log_key_is_not_silently_replaced(data_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["init"])
+    runner.invoke(app, ["log", "append", str(_entries(tmp_path / "e.jsonl", ["a"]))])
+    assert runner.invoke(app, ["log", "checkpoint"]).exit_code == 0
+    (data_dir / "log-signer.key").unlink()
+    again = runner.invoke(app, ["init"])
+    assert again.exit_code == 1
+    assert "error [invalid_configuration]: no log key at" in again.stderr
+    assert not (data_dir / "log-signer.key").exists()

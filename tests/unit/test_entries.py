@@ -271,3 +271,18 @@ def test_integer_literal_that_is_not_a_shortest_double_is_rejected() -> None:
     assert b'"n":9007199254740992' in canonical
     with pytest.raises(EntryError, match="leaf data is not in RFC 8785 canonical form"):
         Entry.from_leaf_data(canonical.replace(b"9007199254740992", b"9007199254740993"))
+
+
+def test_an_id_longer_than_the_log_stores_is_refused() -> None:
+    good = {
+        "v": 1,
+        "id": "x" * 64,
+        "kind": "record",
+        "unit": "DEMO-V01",
+        "at": "2026-12-01T08:00:00Z",
+        "body": {},
+        "sealed": None,
+    }
+    assert Entry.from_json(good).id == "x" * 64
+    with pytest.raises(EntryError, match="id: got 65 characters, want at most 64"):
+        Entry.from_json({**good, "id": "x" * 65})
