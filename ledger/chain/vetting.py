@@ -153,19 +153,24 @@ def unit_id(code: str) -> bytes:
     return keccak(code.encode("utf-8"))
 
 
-def clauses_hash(codes: Iterable[str]) -> bytes:
-    """The commitment to a decision's negative-list clause codes (e.g. ``["N2", "N9"]``).
+def clauses_hash(codes: Iterable[str], salt: bytes) -> bytes:
+    """The salted commitment to a decision's negative-list clause codes (``["N2", "N9"]``).
 
-    ``keccak256(",".join(sorted(set(codes))))`` in UTF-8, and 32 zero bytes for no codes.
+    ``keccak256(salt || ",".join(sorted(set(codes))))`` (UTF-8), and 32 zero bytes for no
+    codes. The reasons for a disqualification stay at county level (DOMAIN.md §1.6): the
+    negative list has ten clauses, so an unsalted hash would give them away to anyone
+    reading the chain. ``salt`` is 32 random bytes kept off chain with the decision.
     Codes are ``[A-Za-z0-9_.-]+``, so the comma cannot be part of one.
     """
+    if not isinstance(salt, bytes) or len(salt) != 32:
+        raise InvalidInputError("clauses_hash: the salt must be 32 bytes")
     unique = set(codes)
     for code in unique:
         if not isinstance(code, str) or not _CLAUSE_CODE.fullmatch(code):
             raise InvalidInputError(f"invalid clause code {code!r}, want [A-Za-z0-9_.-]+")
     if not unique:
         return _ZERO
-    return keccak(",".join(sorted(unique)).encode("utf-8"))
+    return keccak(salt + ",".join(sorted(unique)).encode("utf-8"))
 
 
 # ---- typed data ----------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 SQLite needs care to behave like a server database under concurrent writers:
 Python's sqlite3 module normally opens transactions lazily (a read can later
 fail to upgrade to a write lock), so every transaction here starts with
-``BEGIN IMMEDIATE`` and takes the database's write lock at once. WAL mode lets
-readers in other connections proceed meanwhile; ``synchronous=FULL`` keeps a
-committed transaction durable across a power cut.
+``BEGIN IMMEDIATE`` and takes the database's write lock at once. That is simple
+and safe, and it serialises every transaction, reads included: on SQLite the
+sequencer does wait while the integrator or the signer works (PostgreSQL, with
+its row locks, is the database for concurrent load). ``synchronous=FULL`` keeps
+a committed transaction durable across a power cut.
 """
 
 from __future__ import annotations

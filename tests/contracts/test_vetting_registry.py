@@ -130,14 +130,21 @@ def test_unit_id_is_keccak_of_the_utf8_code() -> None:
         unit_id("")
 
 
-def test_clauses_hash_is_a_set_commitment() -> None:
-    assert vetting.clauses_hash([]) == ZERO
-    assert vetting.clauses_hash(["N2"]) == keccak(b"N2")
-    assert vetting.clauses_hash(["N9", "N2", "N9"]) == keccak(b"N2,N9")
-    assert vetting.clauses_hash(["N2", "N9"]) != vetting.clauses_hash(["N2"])
+def test_clauses_hash_is_a_salted_set_commitment() -> None:
+    salt = bytes(range(32))
+    assert vetting.clauses_hash([], salt) == ZERO
+    assert vetting.clauses_hash(["N2"], salt) == keccak(salt + b"N2")
+    assert vetting.clauses_hash(["N9", "N2", "N9"], salt) == keccak(salt + b"N2,N9")
+    assert vetting.clauses_hash(["N2", "N9"], salt) != vetting.clauses_hash(["N2"], salt)
+    # Without the salt, the ten clauses of the negative list cannot be tried one by one.
+    other = bytes(32)
+    assert vetting.clauses_hash(["N2"], salt) != vetting.clauses_hash(["N2"], other)
+    assert vetting.clauses_hash(["N2"], salt) != keccak(b"N2")
     for bad in ["N2,N9", "", "N 2"]:
         with pytest.raises(InvalidInputError, match="invalid clause code"):
-            vetting.clauses_hash([bad])
+            vetting.clauses_hash([bad], salt)
+    with pytest.raises(InvalidInputError, match="salt must be 32 bytes"):
+        vetting.clauses_hash(["N2"], b"short")
 
 
 def test_messages_refuse_bad_fields() -> None:

@@ -256,7 +256,7 @@ def decision(
         stage=stage,
         unit_id=vetting.unit_id(unit),
         verdict=verdict,
-        clauses_hash=vetting.clauses_hash(clauses),
+        clauses_hash=vetting.clauses_hash(clauses, leaf(f"salt {candidate} {unit}")),
         leaf_hash=leaf(f"decide {candidate} {stage} {unit} {verdict} {note}"),
     )
 
