@@ -1,7 +1,7 @@
 """Compile the Solidity contracts with py-solc-x, pinned version and settings.
 
 Build-time only: running the ledger uses the committed artifacts in
-``contracts/build`` (see :mod:`ledger.chain.artifacts`), so no compiler is
+``contracts/build`` (loaded by :func:`ledger.chain.client.load_artifact`), so no compiler is
 needed on a server. ``scripts/compile_contracts.py`` writes them; a test
 recompiles and asserts the committed files match byte for byte.
 
