@@ -65,6 +65,7 @@ def create_app(
 
 async def _checkpoint_loop(ledger: Ledger, anchorer: Anchorer, interval: float) -> None:
     """Every ``interval`` seconds: sign a checkpoint if the log grew, and anchor it."""
+    reported: tuple[int, str] | None = None
     while True:
         try:
             latest = await asyncio.to_thread(ledger.log.latest_checkpoint)
@@ -73,7 +74,8 @@ async def _checkpoint_loop(ledger: Ledger, anchorer: Anchorer, interval: float) 
                 signed = await asyncio.to_thread(ledger.checkpoint)
                 logger.info("signed checkpoint at tree size %d", signed.checkpoint.size)
             record = await asyncio.to_thread(anchorer.anchor_latest)
-            if record is not None:
+            if record is not None and (record.tree_size, record.status) != reported:
+                reported = (record.tree_size, record.status)
                 logger.info("tree size %d anchored (%s)", record.tree_size, record.status)
         except LedgerError as exc:
             # Refusing to sign is the point of verify-before-sign: say so loudly, keep serving.
