@@ -93,9 +93,9 @@ contract GrantRegistry is IGrantRegistry, AccessControl, EIP712 {
         StoredGrant storage stored = _grants[revocation.grantId];
         if (stored.issuedAt == 0) revert GrantRegistryUnknownGrant(revocation.grantId);
         if (stored.revokedAt != 0) revert GrantRegistryAlreadyRevoked(revocation.grantId, stored.revokedAt);
-        _checkOwnerSignature(
-            _datasets[stored.datasetId].ownerUnitId, _hashTypedDataV4(_hashRevocation(revocation)), signature
-        );
+        // Not _checkOwnerSignature: a deactivated owner must still be able to withdraw access.
+        bytes32 ownerUnitId = _datasets[stored.datasetId].ownerUnitId;
+        _checkSigner(ownerUnitId, _units.unit(ownerUnitId).key, _hashTypedDataV4(_hashRevocation(revocation)), signature);
 
         uint64 revokedAt = _now();
         stored.revokedAt = revokedAt;
@@ -206,9 +206,16 @@ contract GrantRegistry is IGrantRegistry, AccessControl, EIP712 {
     /// @dev Requires the owner to be active and `signature` over `digest` to be by its current
     /// key. ECDSA.recoverCalldata rejects a length other than 65, a high s and v not in {27, 28}.
     function _checkOwnerSignature(bytes32 ownerUnitId, bytes32 digest, bytes calldata signature) private view {
-        address expected = _checkUnitActive(ownerUnitId).key;
+        _checkSigner(ownerUnitId, _checkUnitActive(ownerUnitId).key, digest, signature);
+    }
+
+    /// @dev Requires `signature` over `digest` to be by `expected`, the unit's current key.
+    function _checkSigner(bytes32 unitId, address expected, bytes32 digest, bytes calldata signature)
+        private
+        pure
+    {
         address signer = ECDSA.recoverCalldata(digest, signature);
-        if (signer != expected) revert GrantRegistryInvalidSigner(ownerUnitId, signer, expected);
+        if (signer != expected) revert GrantRegistryInvalidSigner(unitId, signer, expected);
     }
 
     function _hashGrant(Grant calldata grant) private pure returns (bytes32) {

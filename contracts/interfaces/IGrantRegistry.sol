@@ -136,11 +136,11 @@ interface IGrantRegistry {
     function issueGrants(SignedGrant[] calldata grants) external returns (bytes32[] memory grantIds);
 
     /// @notice Revoke a grant with a revocation signed by the dataset owner's current key; anyone
-    /// may relay it. The revocation time is the block time.
-    /// @dev Reverts with `GrantRegistryUnknownGrant`, `GrantRegistryAlreadyRevoked`,
-    /// `GrantRegistryInactiveUnit` (owner deactivated), the ECDSA errors, or
-    /// `GrantRegistryInvalidSigner` for any key but the owner's current one (the grantee's,
-    /// another department's). Emits {GrantRevoked}.
+    /// may relay it. The revocation time is the block time. A deactivated owner can still
+    /// revoke (it can no longer grant): withdrawing access must stay possible.
+    /// @dev Reverts with `GrantRegistryUnknownGrant`, `GrantRegistryAlreadyRevoked`, the ECDSA
+    /// errors, or `GrantRegistryInvalidSigner` for any key but the owner's current one (the
+    /// grantee's, another department's). Emits {GrantRevoked}.
     function revokeGrant(Revocation calldata revocation, bytes calldata signature) external;
 
     /// @notice Whether grant `grantId` allowed access at `timestamp`, for any past time or now:
