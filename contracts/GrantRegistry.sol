@@ -106,7 +106,11 @@ contract GrantRegistry is IGrantRegistry, AccessControl, EIP712 {
     function isActive(bytes32 grantId, uint64 timestamp) external view returns (bool) {
         StoredGrant storage stored = _grants[grantId];
         if (stored.issuedAt == 0) return false;
-        if (timestamp < stored.validFrom || timestamp >= stored.validUntil) return false;
+        // Not before it was on chain either: a backdated validFrom must not make reads
+        // made before the grant existed look authorised.
+        if (timestamp < stored.validFrom || timestamp < stored.issuedAt || timestamp >= stored.validUntil) {
+            return false;
+        }
         return stored.revokedAt == 0 || timestamp < stored.revokedAt;
     }
 

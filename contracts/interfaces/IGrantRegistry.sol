@@ -144,7 +144,8 @@ interface IGrantRegistry {
     function revokeGrant(Revocation calldata revocation, bytes calldata signature) external;
 
     /// @notice Whether grant `grantId` allowed access at `timestamp`, for any past time or now:
-    /// `validFrom <= timestamp < validUntil` and not revoked at or before `timestamp`.
+    /// `validFrom <= timestamp < validUntil`, issued at or before `timestamp` (a backdated
+    /// `validFrom` does not reach before the grant existed), and not revoked at or before it.
     /// False for an unknown grant.
     function isActive(bytes32 grantId, uint64 timestamp) external view returns (bool);
 

@@ -428,13 +428,14 @@ def sign_revocation(
 # --------------------------------------------------------------------------- the rule
 
 
-def is_active(grant: Grant, revoked_at: int | None, t: int) -> bool:
+def is_active(grant: Grant, revoked_at: int | None, t: int, *, issued_at: int) -> bool:
     """Whether ``grant`` allowed access at Unix time ``t``: ``GrantRegistry.isActive``.
 
-    ``valid_from <= t < valid_until`` and not revoked at or before ``t``. ``revoked_at``
-    is the revocation's block time; ``None`` or ``0`` (what ``grantOf`` reports) means
-    not revoked. Works for any past ``t`` as well as now.
+    ``valid_from <= t < valid_until``, ``issued_at <= t`` (the block time the grant was
+    recorded: a backdated ``valid_from`` does not reach before the grant existed), and
+    not revoked at or before ``t``. ``revoked_at`` is the revocation's block time; ``None``
+    or ``0`` (what ``grantOf`` reports) means not revoked. Works for any past ``t``.
     """
-    if not grant.valid_from <= t < grant.valid_until:
+    if not grant.valid_from <= t < grant.valid_until or t < issued_at:
         return False
     return not revoked_at or t < revoked_at

@@ -504,9 +504,18 @@ def test_demo_grants_g1_to_g6_in_one_batch(world: GrantWorld) -> None:
         assert record["grant"] == grant.as_tuple(), name
         assert record["owner"] == unit_id(DATASETS[demo[name][0]][0]), name
         for t in (start - 1, start, at(2026, 3, 31, 23, 59, 59), q1_end, year_end - 1, year_end):
-            assert is_active(world, grant_id, t) == g.is_active(grant, None, t), (name, t)
+            issued_at = record["issued_at"]
+            assert is_active(world, grant_id, t) == g.is_active(
+                grant, None, t, issued_at=issued_at
+            ), (name, t)
+    # This chain's clock (the machine's) is past the demo's Q1 2026: G1 (Jan 5 - Apr 1) was
+    # issued after its window, so it was never active; no grant is active before its issuance.
     g1 = g.grant_id(grants["G1"])
-    assert is_active(world, g1, at(2026, 3, 31, 23, 59, 59)) and not is_active(world, g1, q1_end)
+    issued = grant_record(world, g1)["issued_at"]
+    assert issued >= q1_end
+    assert not is_active(world, g1, at(2026, 3, 31, 23, 59, 59))
+    for grant in grants.values():
+        assert not is_active(world, g.grant_id(grant), issued - 1)
 
 
 def test_a_batch_is_all_or_nothing(world: GrantWorld) -> None:
@@ -596,10 +605,11 @@ def test_is_active_before_inside_after_and_after_revocation(world: GrantWorld) -
     grant = make_grant(valid_from=start, valid_until=until)
     grant_id = g.grant_id(grant)
     world.issue(grant)
+    issued_at = grant_record(world, grant_id)["issued_at"]
 
     def both(t: int, revoked_at: int | None) -> bool:
         answer = is_active(world, grant_id, t)
-        assert answer == g.is_active(grant, revoked_at, t), t
+        assert answer == g.is_active(grant, revoked_at, t, issued_at=issued_at), t
         return answer
 
     assert not both(world.now(), None)  # now: before the window
@@ -628,6 +638,17 @@ def test_is_active_before_inside_after_and_after_revocation(world: GrantWorld) -
     assert not is_active(world, g.grant_id(make_grant()), start)  # unknown grant
 
 
+def test_a_backdated_grant_is_not_active_before_it_was_issued(world: GrantWorld) -> None:
+    now = world.now()
+    grant = make_grant(valid_from=now - 86_400, valid_until=now + 86_400, request="backdated")
+    world.issue(grant)
+    issued_at = grant_record(world, g.grant_id(grant))["issued_at"]
+    assert grant.valid_from < issued_at
+    assert not is_active(world, g.grant_id(grant), issued_at - 1)  # reads before it: no grant
+    assert not is_active(world, g.grant_id(grant), grant.valid_from)
+    assert is_active(world, g.grant_id(grant), issued_at)
+
+
 def test_python_is_active_agrees_with_the_contract(world: GrantWorld) -> None:
     counter = itertools.count()
 
@@ -647,16 +668,20 @@ def test_python_is_active_agrees_with_the_contract(world: GrantWorld) -> None:
         )
         grant_id = g.grant_id(grant)
         world.issue(grant)
+        issued_at = grant_record(world, grant_id)["issued_at"]
         revoked_at: int | None = None
         if revoke_after is not None:
             world.tester.time_travel(world.now() + 1 + revoke_after)
             world.revoke(g.Revocation(grant_id, keccak(b"r")), "GA")
             revoked_at = grant_record(world, grant_id)["revoked_at"]
         edges = [grant.valid_from - 1, grant.valid_from, grant.valid_until - 1, grant.valid_until]
+        edges += [issued_at - 1, issued_at]
         if revoked_at is not None:
             edges += [revoked_at - 1, revoked_at]
         for t in [now + p for p in probes] + edges:
-            assert is_active(world, grant_id, t) == g.is_active(grant, revoked_at, t), t
+            assert is_active(world, grant_id, t) == g.is_active(
+                grant, revoked_at, t, issued_at=issued_at
+            ), t
 
     check()
 
