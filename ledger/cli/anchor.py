@@ -7,11 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.cli.output import emit, run
+from ledger.cli.output import JsonOption, emit, run
 from ledger.config import Settings
 from ledger.runtime import Ledger
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def anchor(

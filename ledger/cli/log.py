@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.checkpoint import open_checkpoint
-from ledger.cli.output import emit, run
+from ledger.cli.output import JsonOption, emit, run
 from ledger.config import Settings
 from ledger.entries import Entry, EntryError
 from ledger.log import TreeSizeError
@@ -18,7 +18,6 @@ from ledger.merkle import hash_leaf, verify_inclusion
 from ledger.runtime import Ledger
 
 app = typer.Typer(help="The Merkle log: append, checkpoint, status, prove.", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @app.command()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from ledger.errors import LedgerError
 
 T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+"""The ``--json`` flag every command has."""
 
 EXIT_ERROR = 1
 
