@@ -5,7 +5,6 @@ The API and the CLI both start here, so both see the same data in the same way.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from sqlalchemy import Engine, select
 from ledger.checkpoint import Signer, generate_signer, parse_signer_key
 from ledger.config import ConfigError, Settings
 from ledger.entries import Entry
+from ledger.files import write_private
 from ledger.log import LeafInput, MerkleLog, SignedCheckpoint
 from ledger.store import create_engine, migrate
 from ledger.store.models import log_checkpoints
@@ -73,7 +73,5 @@ def load_or_create_signer(settings: Settings, *, create: bool) -> Signer:
         )
     signer = generate_signer(settings.log_origin)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(signer.to_signer_key() + "\n")
+    write_private(path, signer.to_signer_key() + "\n")
     return signer

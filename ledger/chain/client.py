@@ -7,7 +7,6 @@ code runs on eth-tester, anvil and any JSON-RPC node; no node ever holds our key
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxParams, TxReceipt
 
 from ledger.errors import LedgerError
+from ledger.files import write_private
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "contracts" / "build"
@@ -127,14 +127,8 @@ def load_or_create_keystore(
         )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not password_file.exists():
-        _write_private(password_file, secrets.token_urlsafe(32) + "\n")
+        write_private(password_file, secrets.token_urlsafe(32) + "\n")
     password = password_file.read_text(encoding="utf-8").strip()
     account = Account.create()
-    _write_private(path, json.dumps(Account.encrypt(account.key, password)))
+    write_private(path, json.dumps(Account.encrypt(account.key, password)))
     return account
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)

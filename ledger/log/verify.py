@@ -53,11 +53,18 @@ def verify_store(
     tail = min(checked_size, size - size % TILE_WIDTH)
     _check_leaf_data(conn, size, tail)
     compact = CompactRange()
+    # The range hashes at the last checkpoint's size, taken in the same pass (check 4).
+    at_checked: list[bytes] | None = [] if checked_size == 0 else None
     entries_above: list[bytes] = []  # level-1 entries: roots of full level-0 tiles
     for begin in range(0, size, CHUNK):
         end = min(size, begin + CHUNK)
         hashes = read_leaf_hashes(conn, begin, end)
-        compact.extend(hashes)
+        if begin < checked_size <= end:
+            compact.extend(hashes[: checked_size - begin])
+            at_checked = compact.hashes()
+            compact.extend(hashes[checked_size - begin :])
+        else:
+            compact.extend(hashes)
         full = (end - begin) // TILE_WIDTH
         first_tile = begin // TILE_WIDTH
         stored = _stored_tiles(conn, 0, first_tile, first_tile + full, size)
@@ -92,7 +99,8 @@ def verify_store(
             source="checkpoint",
         )
     if checked_root is not None and 0 < checked_size <= size:
-        at_checkpoint = root_from_range(_range_hashes(conn, checked_size))
+        assert at_checked is not None  # taken in the pass above, since checked_size <= size
+        at_checkpoint = root_from_range(at_checked)
         if at_checkpoint != checked_root:
             raise CheckpointVerificationError(
                 checked_size,

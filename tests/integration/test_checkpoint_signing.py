@@ -309,3 +309,31 @@ def test_sign_refuses_a_log_with_a_deleted_leaf(
     assert found == end - begin - 1
     assert str(err) == f"log_leaves holds {found} leaves in [{begin}, {end}), want {end - begin}"
     assert checkpoint_rows(engine) == tampered.checkpoints, "a checkpoint row was added"
+
+
+def test_sign_refuses_when_the_last_checkpoints_root_no_longer_holds(
+    engine: sa.Engine, signer: Signer
+) -> None:
+    # The stored root of the checkpoint at 850 is rewritten: the leaves and tiles still
+    # agree with each other, so only check 4 (the last checkpoint's root) can see it.
+    def rewrite_checkpoint_root(e: sa.Engine) -> None:
+        with e.begin() as conn:
+            old = conn.execute(
+                sa.text("SELECT root_hash FROM log_checkpoints WHERE tree_size = 850")
+            ).scalar_one()
+            conn.execute(
+                sa.text("UPDATE log_checkpoints SET root_hash = :r WHERE tree_size = 850"),
+                {"r": flip_bit(bytes(old), 0)},
+            )
+
+    tampered = tamper_after_growing(engine, signer, SIZE, rewrite_checkpoint_root)
+    with pytest.raises(CheckpointVerificationError) as caught:
+        tampered.log.sign(signer)
+    err = caught.value
+    assert err.evidence["source"] == "checkpoint"
+    assert err.tree_size == 850 and err.first_differing_range == (0, 850)
+    assert (
+        err.computed_root
+        == InMemoryTree(leaf_hash_of(leaf.leaf_data) for leaf in make_leaves(850)).root()
+    )
+    assert err.expected_root != err.computed_root
