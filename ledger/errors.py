@@ -33,3 +33,21 @@ class InvalidInputError(LedgerError):
     """The caller gave input that is malformed or out of range."""
 
     code = "invalid_input"
+
+
+class NotFoundError(LedgerError):
+    """What the caller named does not exist (or is not theirs to see)."""
+
+    code = "not_found"
+
+
+class ConflictError(LedgerError):
+    """The request contradicts the stored state (a second answer, a stage out of order...)."""
+
+    code = "conflict"
+
+
+class UnavailableError(LedgerError):
+    """A part the request needs (the chain, the master key) is not available now."""
+
+    code = "unavailable"

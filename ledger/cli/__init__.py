@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import anchor, log, server
+from ledger.cli import anchor, log, receipt, server, verify
 
 app = typer.Typer(
     name="ledger",
@@ -19,6 +19,8 @@ app = typer.Typer(
 app.command("init")(server.init)
 app.command("serve")(server.serve)
 app.command("anchor")(anchor.anchor)
+app.command("receipt")(receipt.receipt)
+app.command("verify")(verify.verify)
 app.add_typer(log.app, name="log")
 
 
