@@ -14,25 +14,48 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import InvalidInputError, LedgerError
+from ledger.auth import ForbiddenError, UnauthenticatedError
+from ledger.chain.vetting import VettingRuleError
+from ledger.errors import (
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+    UnavailableError,
+)
 from ledger.log import LogCorruptionError
+from ledger.receipts import NotAnchoredError, RecordNotFoundError
+
+__all__ = ["NotFoundError", "error_response", "install"]
 
 log = logging.getLogger("civic_ledger.api")
 
+# Most specific first: the first class an error is an instance of decides its status.
+_STATUS: tuple[tuple[type[LedgerError], int], ...] = (
+    (UnauthenticatedError, 401),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (RecordNotFoundError, 404),
+    (ConflictError, 409),
+    (NotAnchoredError, 409),
+    (VettingRuleError, 409),
+    (InvalidInputError, 400),
+    (UnavailableError, 503),
+)
 
-class NotFoundError(LedgerError):
-    code = "not_found"
 
-
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
 def _status(exc: LedgerError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, InvalidInputError):
-        return 400
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
     return 500
 
 
@@ -42,7 +65,9 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, LogCorruptionError):
             # The operator must see the evidence; the caller gets the code.
             log.error("log corruption: %s", exc.diagnostics())
-        return error_response(_status(exc), exc.code, exc.message)
+        status = _status(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return error_response(status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

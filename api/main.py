@@ -5,42 +5,65 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import health, log
+from api.limits import BodySizeLimit
+from api.routers import health, log, records, sharing, units, vetting
 from ledger import __version__
-from ledger.chain.anchorer import Anchorer
-from ledger.chain.session import open_chain
+from ledger.chain.deploy import GRANT_REGISTRY, VETTING_REGISTRY
+from ledger.chain.session import ChainSession, open_chain
 from ledger.config import Settings
+from ledger.context import ChainDomain
 from ledger.errors import LedgerError
 from ledger.runtime import Ledger
+
+ChainOpener = Callable[[Ledger], AbstractContextManager[ChainSession]]
 
 logger = logging.getLogger("civic_ledger.checkpointer")
 
 
 def create_app(
-    settings: Settings | None = None, *, checkpoint_in_background: bool = True
+    settings: Settings | None = None,
+    *,
+    checkpoint_in_background: bool = True,
+    chain: ChainOpener | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """The API over the ledger ``settings`` name (the environment's by default)."""
+    """The API over the ledger ``settings`` name (the environment's by default).
+
+    With ``checkpoint_in_background`` the service opens its chain (``chain``, else the
+    configured one) and signs, anchors and relays every ``LEDGER_ANCHOR_INTERVAL``
+    seconds. Without it, it opens ``chain`` if given and leaves those steps to the caller
+    (tests, ``ledger anchor``); with neither, requests that need signatures get a 503.
+    ``clock`` gives the time of each request (tests pass the demo's dates).
+    """
     settings = settings or Settings.from_env()
+
+    def default_chain(ledger: Ledger) -> AbstractContextManager[ChainSession]:
+        return open_chain(settings, ledger.engine, ledger.signer.verifier())
+
+    opener = chain or (default_chain if checkpoint_in_background else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = await asyncio.to_thread(Ledger.open, settings)
         app.state.ledger = ledger
+        app.state.chain = None
+        app.state.chain_domain = None
         task = None
         with contextlib.ExitStack() as stack:
-            if checkpoint_in_background:
-                session = await asyncio.to_thread(
-                    stack.enter_context,
-                    open_chain(settings, ledger.engine, ledger.signer.verifier()),
-                )
+            if opener is not None:
+                session = await asyncio.to_thread(stack.enter_context, opener(ledger))
                 app.state.chain = session
+                app.state.chain_domain = chain_domain(session)
+            if checkpoint_in_background and app.state.chain is not None:
                 task = asyncio.create_task(
-                    _checkpoint_loop(ledger, session.anchorer, settings.anchor_interval)
+                    _background_loop(ledger, app.state.chain, settings.anchor_interval)
                 )
             try:
                 yield
@@ -57,17 +80,35 @@ def create_app(
         description="A verifiable, chain-anchored ledger of grassroots governance records.",
         lifespan=lifespan,
     )
+    app.state.clock = clock or (lambda: datetime.now(UTC))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(log.router)
+    for module in (health, log, units, records, vetting, sharing):
+        app.include_router(module.router)
     return app
 
 
-async def _checkpoint_loop(ledger: Ledger, anchorer: Anchorer, interval: float) -> None:
-    """Every ``interval`` seconds: sign a checkpoint if the log grew, and anchor it."""
+def chain_domain(session: ChainSession) -> ChainDomain:
+    """The EIP-712 domains of the session's registries."""
+    return ChainDomain(
+        chain_id=session.chain.chain_id,
+        vetting=session.contracts.deployments[VETTING_REGISTRY].address,
+        grants=session.contracts.deployments[GRANT_REGISTRY].address,
+    )
+
+
+async def _background_loop(ledger: Ledger, session: ChainSession, interval: float) -> None:
+    """Every ``interval`` seconds: relay the outbox, sign a checkpoint if the log grew,
+    and anchor it."""
+    anchorer = session.anchorer
     reported: tuple[int, str] | None = None
     while True:
         try:
+            report = await asyncio.to_thread(session.relayer.relay_outbox)
+            if report.landed or report.failed:
+                logger.info(
+                    "relayed %d messages, %d refused", len(report.landed), len(report.failed)
+                )
             latest = await asyncio.to_thread(ledger.log.latest_checkpoint)
             sequenced = await asyncio.to_thread(ledger.log.sequenced_size)
             if latest is None or latest.checkpoint.size < sequenced:

@@ -35,6 +35,12 @@ class Settings:
     confirmations: int
     host: str
     port: int
+    # "development" (the embedded default) or "production": outside development the
+    # service refuses to start without a real LEDGER_MASTER_KEY.
+    environment: str
+    master_key: str | None
+    master_key_file: Path
+    max_body_bytes: int
 
     @property
     def anvil_state_file(self) -> Path:
@@ -62,7 +68,18 @@ class Settings:
             confirmations=_number(env, "LEDGER_CONFIRMATIONS", "2", int, minimum=0),
             host=env.get("LEDGER_HOST", "127.0.0.1"),
             port=_number(env, "LEDGER_PORT", "8000", int, minimum=1),
+            environment=_choice(env, "LEDGER_ENV", "development", ("development", "production")),
+            master_key=env.get("LEDGER_MASTER_KEY") or None,
+            master_key_file=Path(env.get("LEDGER_MASTER_KEY_FILE") or data_dir / "master.key"),
+            max_body_bytes=_number(env, "LEDGER_MAX_BODY_BYTES", str(8 << 20), int, minimum=1024),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}, want one of {', '.join(allowed)}")
+    return value
 
 
 _Number = TypeVar("_Number", int, float)

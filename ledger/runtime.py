@@ -15,6 +15,7 @@ from ledger.config import ConfigError, Settings
 from ledger.entries import Entry
 from ledger.files import write_private
 from ledger.log import LeafInput, MerkleLog, SignedCheckpoint
+from ledger.sealing import MasterKey
 from ledger.store import create_engine, migrate
 from ledger.store.models import log_checkpoints
 
@@ -25,6 +26,7 @@ class Ledger:
     engine: Engine
     log: MerkleLog
     signer: Signer
+    master: MasterKey
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = True) -> Ledger:
@@ -35,7 +37,8 @@ class Ledger:
             migrate(settings.database_url)
         engine = create_engine(settings.database_url)
         signer = load_or_create_signer(settings, create=create and not _has_checkpoints(engine))
-        return cls(settings, engine, MerkleLog(engine, origin=settings.log_origin), signer)
+        master = load_master_key(settings, create=create)
+        return cls(settings, engine, MerkleLog(engine, origin=settings.log_origin), signer, master)
 
     def append(self, entries: Sequence[Entry]) -> range:
         """Sequence entries into the log; returns their leaf indices."""
@@ -75,3 +78,29 @@ def load_or_create_signer(settings: Settings, *, create: bool) -> Signer:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_private(path, signer.to_signer_key() + "\n")
     return signer
+
+
+def load_master_key(settings: Settings, *, create: bool) -> MasterKey:
+    """The master key that wraps every data key: ``LEDGER_MASTER_KEY``, or in development
+    a key file under the data dir (made at first start, mode 0600).
+
+    Outside development there is no fallback: a service that would seal personal data
+    under a key nobody chose must not start.
+    """
+    if settings.master_key is not None:
+        return MasterKey.from_text(settings.master_key)
+    if settings.environment != "development":
+        raise ConfigError(
+            "LEDGER_MASTER_KEY is required when LEDGER_ENV is not development "
+            "(32 random bytes, base64; e.g. `python -c 'import secrets,base64;"
+            "print(base64.b64encode(secrets.token_bytes(32)).decode())'`)"
+        )
+    path = settings.master_key_file
+    if path.exists():
+        return MasterKey.from_text(path.read_text(encoding="ascii").strip())
+    if not create:
+        raise ConfigError(f"no master key at {path}: run `ledger init` first")
+    key = MasterKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, key.to_text() + "\n")
+    return key

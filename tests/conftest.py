@@ -26,8 +26,13 @@ from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
+from eth_account import Account
+from eth_tester import EthereumTester, PyEVMBackend
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
+from web3 import EthereumTesterProvider, Web3
+
+from ledger.chain.client import Chain
 
 # tests/integration/test_database_fixture.py runs an inner pytest session.
 pytest_plugins = ["pytester"]
@@ -204,3 +209,23 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+# ---- chains -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tester() -> EthereumTester:
+    return EthereumTester(PyEVMBackend())
+
+
+@pytest.fixture
+def tester_chain(tester: EthereumTester) -> Chain:
+    """A Chain on eth-tester whose account is a fresh key funded from a dev account."""
+    w3 = Web3(EthereumTesterProvider(tester))
+    account = Account.create()
+    tx = w3.eth.send_transaction(
+        {"from": w3.eth.accounts[0], "to": account.address, "value": 10**20}
+    )
+    w3.eth.wait_for_transaction_receipt(tx)
+    return Chain(w3, account)

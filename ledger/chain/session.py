@@ -78,20 +78,43 @@ def open_chain(settings: Settings, engine: Engine, verifier: Verifier) -> Iterat
             chain.w3.provider.make_request(
                 RPCEndpoint("anvil_setBalance"), [account.address, hex(EMBEDDED_BALANCE)]
             )
-        contracts = ensure_contracts(engine, chain)
-        anchorer = Anchorer(
+        yield session_on(
             chain,
-            contracts.log_anchor,
             engine,
-            origin=settings.log_origin,
-            verifier=verifier,
-            deployed_at_block=contracts.deployments[LOG_ANCHOR].block_number,
+            settings,
+            verifier,
+            url=url,
             # The embedded anvil mines only our own transactions, one block each, and has
             # no other node to re-org it: an anchor there is final once mined.
             confirmations=settings.confirmations if settings.chain_url else 0,
         )
-        relayer = Relayer(chain, engine, vetting=contracts.vetting, grants=contracts.grants)
-        yield ChainSession(chain, contracts, anchorer, relayer, url)
     finally:
         if node is not None:
             node.stop()
+
+
+def session_on(
+    chain: Chain,
+    engine: Engine,
+    settings: Settings,
+    verifier: Verifier,
+    *,
+    url: str,
+    confirmations: int,
+) -> ChainSession:
+    """A session on a connected ``chain``: our contracts (deployed at first use), an
+    anchorer and a relayer. :func:`open_chain` uses it; tests pass an eth-tester chain."""
+    contracts = ensure_contracts(engine, chain)
+    anchorer = Anchorer(
+        chain,
+        contracts.log_anchor,
+        engine,
+        origin=settings.log_origin,
+        verifier=verifier,
+        deployed_at_block=contracts.deployments[LOG_ANCHOR].block_number,
+        confirmations=confirmations,
+    )
+    relayer = Relayer(
+        chain, engine, vetting=contracts.vetting, grants=contracts.grants, units=contracts.units
+    )
+    return ChainSession(chain, contracts, anchorer, relayer, url)

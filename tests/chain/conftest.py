@@ -1,4 +1,4 @@
-"""Chain fixtures: eth-tester (in process) and a real anvil node over JSON-RPC."""
+"""Chain fixtures: a real anvil node over JSON-RPC (eth-tester's are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,11 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from eth_tester import EthereumTester, PyEVMBackend
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 from web3.types import RPCEndpoint
 
 from ledger.chain.client import Chain
 from ledger.chain.node import Anvil
-
-
-@pytest.fixture
-def tester() -> EthereumTester:
-    return EthereumTester(PyEVMBackend())
-
-
-@pytest.fixture
-def tester_chain(tester: EthereumTester) -> Chain:
-    """A Chain on eth-tester whose account is a fresh key funded from a dev account."""
-    w3 = Web3(EthereumTesterProvider(tester))
-    account = Account.create()
-    tx = w3.eth.send_transaction(
-        {"from": w3.eth.accounts[0], "to": account.address, "value": 10**20}
-    )
-    w3.eth.wait_for_transaction_receipt(tx)
-    return Chain(w3, account)
 
 
 @pytest.fixture
