@@ -76,6 +76,7 @@ GRANTED: Final[dict[Role, frozenset[Capability]]] = {
             Capability.ERASE_RECORDS,
             Capability.READ_DATASETS,
             Capability.READ_GRANTS,
+            Capability.READ_ACCESS_TRAIL,
         }
     ),
     Role.LEAD_ORG_ADMIN: frozenset(
