@@ -15,7 +15,7 @@ from ledger.sealing import SealedData
 from ledger.sharing.datasets import rows_digest
 from ledger.store.domain import dataset_rows
 from tests.api.env import ApiEnv
-from tests.api.test_sharing import (
+from tests.api.sharing_demo import (
     DATASETS,
     PERSONS,
     W1,
