@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from ledger import demo
 from ledger.chain.relayer import RelayReport
 from ledger.chain.session import ChainSession
+from ledger.context import Context
 from ledger.runtime import Ledger
 from ledger.store.domain import DOMAIN_TABLES
 from ledger.store.models import APPEND_ONLY_TABLES
-from ledger.context import Context
 from ledger.units import service as units_service
 from ledger.units.service import PLATFORM_UNIT, bootstrap
 

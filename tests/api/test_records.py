@@ -60,7 +60,9 @@ def test_personal_data_is_sealed_shown_to_its_unit_only_and_erasable(city: ApiEn
     assert after["erased"] is True and after["personal"] is None
     assert after["entry"] == own["entry"]  # the leaf is untouched
     with city.ledger.engine.connect() as conn:
-        assert conn.execute(sa.select(data_keys).where(data_keys.c.record_id == rid)).first() is None
+        assert (
+            conn.execute(sa.select(data_keys).where(data_keys.c.record_id == rid)).first() is None
+        )
     city.anchor()
     # The old receipt still verifies: erasure removed the key, not the leaf.
     lookup = anchored_root_from_web3(city.session.chain.w3)
