@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import anchor, log, receipt, server, verify
+from ledger.cli import anchor, keys, log, receipt, server, units, verify
 
 app = typer.Typer(
     name="ledger",
@@ -22,6 +22,8 @@ app.command("anchor")(anchor.anchor)
 app.command("receipt")(receipt.receipt)
 app.command("verify")(verify.verify)
 app.add_typer(log.app, name="log")
+app.add_typer(units.app, name="units")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:
