@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from api.deps import LedgerDep
 from api.errors import NotFoundError
@@ -38,9 +38,9 @@ def get_checkpoint(ledger: LedgerDep) -> CheckpointPublic:
 
 
 @router.get("/leaves/{leaf_index}", responses={404: {"model": ErrorBody}})
-def get_leaf(ledger: LedgerDep, leaf_index: int) -> LeafPublic:
+def get_leaf(ledger: LedgerDep, leaf_index: Annotated[int, Path(ge=0, le=2**63 - 1)]) -> LeafPublic:
     """One logged entry and its leaf hash."""
-    found = ledger.log.leaf(leaf_index) if leaf_index >= 0 else None
+    found = ledger.log.leaf(leaf_index)
     if found is None:
         raise NotFoundError(f"no leaf at index {leaf_index}")
     leaf_data, leaf_hash = found

@@ -54,6 +54,7 @@ def _run_anchor(*, settings: Settings) -> dict[str, Any]:
     try:
         signed = ledger.checkpoint()
         with open_chain(settings, ledger.engine, ledger.signer.verifier()) as session:
+            relayed = session.relayer.relay_outbox()
             record = session.anchorer.anchor_latest()
             return {
                 "tree_size": signed.checkpoint.size,
@@ -63,6 +64,8 @@ def _run_anchor(*, settings: Settings) -> dict[str, Any]:
                 "tx_hash": record.tx_hash if record else None,
                 "block_number": record.block_number if record else None,
                 "status": record.status if record else None,
+                "relayed": len(relayed.landed),
+                "relay_refused": len(relayed.failed),
             }
     finally:
         ledger.close()

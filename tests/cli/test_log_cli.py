@@ -45,44 +45,48 @@ def _entries(path: Path, ids: list[str]) -> Path:
 
 
 def test_init_makes_a_private_key_and_is_idempotent(data_dir: Path) -> None:
-    first = runner.invoke(app, ["init", "--json"])
+    first = runner.invoke(app, ["init", "--no-chain", "--json"])
     assert first.exit_code == 0, first.output
     info = json.loads(first.output)
     key_file = Path(info["key_file"])
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    again = runner.invoke(app, ["init", "--json"])
+    again = runner.invoke(app, ["init", "--no-chain", "--json"])
     assert json.loads(again.output)["verifier_key"] == info["verifier_key"]
 
 
 def test_append_checkpoint_prove(data_dir: Path, tmp_path: Path) -> None:
     verifier = parse_verifier_key(
-        json.loads(runner.invoke(app, ["init", "--json"]).output)["verifier_key"]
+        json.loads(runner.invoke(app, ["init", "--no-chain", "--json"]).output)["verifier_key"]
     )
+    # init logged the platform unit and its administrator: the log starts at n.
+    n = json.loads(runner.invoke(app, ["log", "status", "--json"]).output)["sequenced_size"]
     appended = runner.invoke(
         app, ["log", "append", str(_entries(tmp_path / "e.jsonl", ["a", "b", "c"])), "--json"]
     )
     assert appended.exit_code == 0, appended.output
-    assert json.loads(appended.output) == {"count": 3, "indices": "[0, 3)", "first": 0}
+    assert json.loads(appended.output) == {"count": 3, "indices": f"[{n}, {n + 3})", "first": n}
 
     signed = runner.invoke(app, ["log", "checkpoint", "--json"])
     assert signed.exit_code == 0, signed.output
     checkpoint = open_checkpoint(json.loads(signed.output)["note"], verifier)
-    assert checkpoint.size == 3
+    assert checkpoint.size == n + 3
 
-    proved = json.loads(runner.invoke(app, ["log", "prove", "2", "--json"]).output)
+    proved = json.loads(runner.invoke(app, ["log", "prove", str(n + 2), "--json"]).output)
     verify_inclusion(
-        2,
-        3,
+        n + 2,
+        n + 3,
         bytes.fromhex(proved["leaf_hash"]),
         [bytes.fromhex(h) for h in proved["inclusion_proof"]],
         checkpoint.root_hash,
     )
     status = json.loads(runner.invoke(app, ["log", "status", "--json"]).output)
-    assert status["sequenced_size"] == status["integrated_size"] == status["checkpoint_size"] == 3
+    assert status["sequenced_size"] == status["integrated_size"] == status["checkpoint_size"]
+    assert status["checkpoint_size"] == n + 3
 
 
 def test_errors_exit_1_with_a_code_and_write_nothing(data_dir: Path, tmp_path: Path) -> None:
-    runner.invoke(app, ["init"])
+    runner.invoke(app, ["init", "--no-chain"])
+    n = json.loads(runner.invoke(app, ["log", "status", "--json"]).output)["sequenced_size"]
     runner.invoke(app, ["log", "append", str(_entries(tmp_path / "e.jsonl", ["a"]))])
 
     duplicate = runner.invoke(
@@ -97,12 +101,12 @@ def test_errors_exit_1_with_a_code_and_write_nothing(data_dir: Path, tmp_path: P
     assert invalid.exit_code == 1
     assert "error [invalid_entry]: line 1:" in invalid.stderr
 
-    not_yet = runner.invoke(app, ["log", "prove", "0"])
+    not_yet = runner.invoke(app, ["log", "prove", str(n)])
     assert not_yet.exit_code == 1
     assert "tree_size_out_of_range" in not_yet.stderr
 
     status = json.loads(runner.invoke(app, ["log", "status", "--json"]).output)
-    assert status["sequenced_size"] == 1  # neither failed append wrote anything
+    assert status["sequenced_size"] == n + 1  # neither failed append wrote anything
 
 
 def test_usage_errors_exit_2(data_dir: Path) -> None:
@@ -111,11 +115,11 @@ def test_usage_errors_exit_2(data_dir: Path) -> None:
 
 
 def test_a_lost_log_key_is_not_silently_replaced(data_dir: Path, tmp_path: Path) -> None:
-    runner.invoke(app, ["init"])
+    runner.invoke(app, ["init", "--no-chain"])
     runner.invoke(app, ["log", "append", str(_entries(tmp_path / "e.jsonl", ["a"]))])
     assert runner.invoke(app, ["log", "checkpoint"]).exit_code == 0
     (data_dir / "log-signer.key").unlink()
-    again = runner.invoke(app, ["init"])
+    again = runner.invoke(app, ["init", "--no-chain"])
     assert again.exit_code == 1
     assert "error [invalid_configuration]: no log key at" in again.stderr
     assert not (data_dir / "log-signer.key").exists()
