@@ -102,8 +102,11 @@ def test_crashed_anchorer_process_restarts_to_exactly_one_anchor(
     assert (
         _ledger_cli(env, "log", "append", str(_entries(tmp_path / "a.jsonl", 0, 3))).returncode == 0
     )
-    # First run: deploys and anchors size 3. Second: dies right after broadcasting 5.
-    assert _ledger_cli(env, "anchor").returncode == 0
+    # First run: anchors n + 3 (init logged n entries: the platform unit and its
+    # administrator). Second: dies right after broadcasting n + 5.
+    first = _ledger_cli(env, "anchor", "--json")
+    assert first.returncode == 0, first.stderr
+    n = json.loads(first.stdout)["tree_size"] - 3
     assert (
         _ledger_cli(env, "log", "append", str(_entries(tmp_path / "b.jsonl", 3, 2))).returncode == 0
     )
@@ -115,13 +118,13 @@ def test_crashed_anchorer_process_restarts_to_exactly_one_anchor(
     restarted = _ledger_cli(env, "anchor", "--json")
     assert restarted.returncode == 0, restarted.stderr
     result = json.loads(restarted.stdout)
-    assert result["tree_size"] == 5 and result["tx_hash"] is not None
+    assert result["tree_size"] == n + 5 and result["tx_hash"] is not None
 
     contract = Chain(Web3(Web3.HTTPProvider(anvil.url)), Account.create()).contract(
         "LogAnchor", result["contract"]
     )
     sizes = [int(e["args"]["treeSize"]) for e in contract.events.Anchored.get_logs(from_block=0)]
-    assert sizes == [3, 5]  # the crashed broadcast landed once
+    assert sizes == [n + 3, n + 5]  # the crashed broadcast landed once
     # and the restart sent no transaction at all (not even a no-op re-send)
     assert w3.eth.get_transaction_count(account.address) == nonce_before + 1
 
