@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import anchor, audit, keys, log, receipt, server, units, verify
+from ledger.cli import anchor, audit, demo, keys, log, receipt, server, units, verify
 
 app = typer.Typer(
     name="ledger",
@@ -21,6 +21,7 @@ app.command("serve")(server.serve)
 app.command("anchor")(anchor.anchor)
 app.command("receipt")(receipt.receipt)
 app.command("verify")(verify.verify)
+app.command("demo")(demo.demo)
 app.command("audit")(audit.audit)
 app.add_typer(log.app, name="log")
 app.add_typer(units.app, name="units")

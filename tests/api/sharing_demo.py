@@ -8,101 +8,28 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ledger import demo
+from ledger.demo import PERSONS as PERSONS
+from ledger.demo import data_item as item
+from ledger.demo import values_for as values_for
 from tests.api.env import ApiEnv, error_code
 
-# ---- the demo's data (synthetic persons, DOMAIN.md §7.4) ------------------------------------
+# ---- the demo's data (ledger.demo: synthetic persons, DOMAIN.md §7.4, §7.5) -----------------
 
-PERSONS: list[dict[str, Any]] = [
-    {"name": "金明哲", "id_number": "222404197803120316", "division": "DEMO-FANGCHUAN"},
-    {"name": "李春梅", "id_number": "222404198506210627", "division": "DEMO-TUANJIE"},
-    {"name": "朴永浩", "id_number": "222404199001051573", "division": "DEMO-MENGLING"},
-    {"name": "崔美玉", "id_number": "22240419721130244X", "division": "DEMO-MIJIANG"},
-    {"name": "王海涛", "id_number": "222404198810090930", "division": "DEMO-MAXIN"},
-    {"name": "张丽娜", "id_number": "222404199504171286", "division": "DEMO-SANAN"},
-    # A township-level row and a city-level row.
-    {"name": "赵敬信", "id_number": "222404196002020011", "division": "222404101"},
-    {"name": "孙全市", "id_number": "222404197007070022", "division": "222404"},
-]
 SECRETS = [p["name"] for p in PERSONS] + [p["id_number"] for p in PERSONS]
 """Values that must never leave the sealed rows (log, outbox, chain)."""
 
-
-def item(name: str, kind: str = "string", masking: str | None = None) -> dict[str, Any]:
-    personal = name in {"name", "id_number", "phone", "birth_date"}
-    return {
-        "name": name,
-        "type": kind,
-        "sensitivity": "SENSITIVE" if personal else "GENERAL",
-        "personal": personal,
-        "masking": masking,
-    }
-
-
 IDENTITY = [item("name", masking="name"), item("id_number", masking="id_number")]
 
-# code -> (owner approver, name, class, fields, row values for person i)
+# code -> (owner approver, name, class, fields)
 DATASETS: dict[str, tuple[str, str, str, list[dict[str, Any]]]] = {
-    "GA-CRIME-CHECK": (
-        "approver_GA",
-        "违法犯罪记录核验",
-        "CONDITIONAL",
-        [*IDENTITY, item("has_record", "boolean"), item("clause_code")],
-    ),
-    "FY-DEBTOR-CHECK": (
-        "approver_FY",
-        "失信被执行人核验",
-        "CONDITIONAL",
-        [*IDENTITY, item("has_record", "boolean"), item("clause_code")],
-    ),
-    "TY-VETERAN": (
-        "approver_TY",
-        "退役军人身份核验",
-        "CONDITIONAL",
-        [*IDENTITY, item("is_veteran", "boolean")],
-    ),
-    "WJ-DEATH-CERT": (
-        "approver_WJ",
-        "死亡医学证明信息",
-        "CONDITIONAL",
-        [*IDENTITY, item("death_date", "date")],
-    ),
-    "RS-SW-CERT": (
-        "approver_RS",
-        "社会工作者职业资格",
-        "CONDITIONAL",
-        [*IDENTITY, item("cert_level"), item("cert_date", "date")],
-    ),
-    "SZ-POPULATION": (
-        "approver_SZ",
-        "人口基础信息",
-        "UNCONDITIONAL",
-        [
-            *IDENTITY,
-            item("phone", masking="phone"),
-            item("birth_date", "date", masking="date"),
-            item("gender"),
-        ],
-    ),
+    code: (f"approver_{d.owner}", d.name, d.sharing_class, list(d.fields))
+    for code, d in demo.DEMO_DATASETS.items()
 }
 
-
-def values_for(code: str, n: int) -> dict[str, Any]:
-    person = PERSONS[n]
-    base = {"name": person["name"], "id_number": person["id_number"]}
-    extras: dict[str, dict[str, Any]] = {
-        "GA-CRIME-CHECK": {"has_record": n == 4, "clause_code": "N2" if n == 4 else None},
-        "FY-DEBTOR-CHECK": {"has_record": n == 2, "clause_code": "N9" if n == 2 else None},
-        "TY-VETERAN": {"is_veteran": n % 2 == 0},
-        "WJ-DEATH-CERT": {"death_date": "2025-11-02" if n == 7 else None},
-        "RS-SW-CERT": {"cert_level": "社会工作师", "cert_date": "2021-06-19"},
-        "SZ-POPULATION": {
-            "phone": f"1380000{n:04d}",
-            "birth_date": f"{person['id_number'][6:10]}-{person['id_number'][10:12]}-"
-            f"{person['id_number'][12:14]}",
-            "gender": "M" if int(person["id_number"][16]) % 2 else "F",
-        },
-    }
-    return base | extras[code]
+W1 = demo.WINDOW_ROUND  # G1, G2
+W3 = demo.WINDOW_G3  # G3: one year, from February
+W4 = demo.WINDOW_YEAR  # G4, G5, G6: one year
 
 
 def at(text: str) -> datetime:
@@ -132,8 +59,8 @@ def request(
     body = {
         "dataset": dataset,
         "purpose": purpose,
-        "scenario": kw.pop("scenario", "2026年两委换届资格联审"),
-        "legal_basis": "《政务数据共享条例》",
+        "scenario": kw.pop("scenario", demo.SCENARIO),
+        "legal_basis": demo.LEGAL_BASIS,
         "fields": fields,
         "valid_from": window[0],
         "valid_until": window[1],
@@ -163,96 +90,44 @@ def refused(env: ApiEnv, response: Any, status: int, code: str) -> None:
     assert error_code(response) == code
 
 
-W1 = ("2026-01-05T00:00:00Z", "2026-03-31T00:00:00Z")  # G1, G2
-W3 = ("2026-02-01T00:00:00+08:00", "2027-02-01T00:00:00+08:00")  # G3: one year, from February
-W4 = ("2026-01-10T00:00:00Z", "2027-01-10T00:00:00Z")  # G4, G5, G6: one year
-
-
 def demo_grants(env: ApiEnv) -> dict[str, str]:
     """Publish the six datasets with their rows and make G1..G6; returns name -> grant id."""
     for code in DATASETS:
         publish(env, code)
-    r1 = request(
-        env,
-        "requester_org",
-        "GA-CRIME-CHECK",
-        ["has_record", "clause_code"],
-        "ADMINISTRATIVE_BASIS",
-        W1,
-    )
-    r2 = request(
-        env,
-        "requester_org",
-        "FY-DEBTOR-CHECK",
-        ["has_record", "clause_code"],
-        "ADMINISTRATIVE_BASIS",
-        W1,
-    )
-    r3 = request(
-        env,
-        "requester_mz",
-        "TY-VETERAN",
-        ["is_veteran"],
-        "BUSINESS_COLLABORATION",
-        W3,
-        scenario="社区优抚服务",
-    )
-    r4 = request(
-        env,
-        "requester_mz",
-        "WJ-DEATH-CERT",
-        ["death_date"],
-        "DATA_VERIFICATION",
-        W4,
-        scenario="低保动态管理",
-    )
-    r5 = request(
-        env,
-        "requester_swd",
-        "RS-SW-CERT",
-        ["name", "cert_level", "cert_date"],
-        "DATA_VERIFICATION",
-        W4,
-        scenario="社工岗分级",
-    )
-    r6 = request(
-        env,
-        "requester_jingxin",
-        "SZ-POPULATION",
-        ["name", "id_number", "phone", "birth_date", "gender"],
-        "WORK_REFERENCE",
-        W4,
-        scenario="网格服务",
-    )
-    for r in (r1, r2, r3, r4, r5):
-        assert r["status"] == "PENDING" and r["answer"] is None
-    assert r6["status"] == "APPROVED" and r6["answer"]["automatic"] is True
-    a1 = answer(env, "approver_GA", r1["id"], decision="APPROVED")
-    a2 = answer(
-        env, "approver_FY", r2["id"], decision="APPROVED", fields=["clause_code", "has_record"]
-    )
-    a3 = answer(env, "approver_TY", r3["id"], decision="APPROVED")
-    a4 = answer(
-        env, "approver_WJ", r4["id"], decision="APPROVED", valid_until="2026-12-31T00:00:00Z"
-    )
-    a5 = answer(
-        env,
-        "approver_RS",
-        r5["id"],
-        decision="PARTIALLY_APPROVED",
-        fields=["cert_level", "cert_date"],
-    )
+    made = {
+        name: request(
+            env,
+            demo.REQUESTERS[g.requester],
+            g.dataset,
+            list(g.fields),
+            g.purpose,
+            g.window,
+            scenario=g.scenario,
+        )
+        for name, g in demo.DEMO_GRANTS.items()
+    }
+    answered: dict[str, dict[str, Any]] = {}
+    for name, g in demo.DEMO_GRANTS.items():
+        if g.answer is None:  # UNCONDITIONAL: approved by the platform at once
+            assert made[name]["status"] == "APPROVED" and made[name]["answer"]["automatic"]
+            answered[name] = made[name]
+            continue
+        assert made[name]["status"] == "PENDING" and made[name]["answer"] is None
+        body: dict[str, Any] = {"decision": g.answer.decision}
+        if g.answer.fields is not None:
+            body["fields"] = list(g.answer.fields)
+        if g.answer.valid_until is not None:
+            body["valid_until"] = g.answer.valid_until
+        answered[name] = answer(
+            env, f"approver_{demo.DEMO_DATASETS[g.dataset].owner}", made[name]["id"], **body
+        )
+    a4, a5 = answered["G4"], answered["G5"]
     assert a5["status"] == "PARTIALLY_APPROVED" and a5["answer"]["fields"] == [
         "cert_date",
         "cert_level",
     ]
     assert a4["answer"]["valid_until"] == "2026-12-31T00:00:00Z"
-    return {
-        name: a["answer"]["grant_id"]
-        for name, a in zip(
-            ("G1", "G2", "G3", "G4", "G5", "G6"), (a1, a2, a3, a4, a5, r6), strict=True
-        )
-    }
+    return {name: a["answer"]["grant_id"] for name, a in answered.items()}
 
 
 # ---- the tests ------------------------------------------------------------------------------

@@ -2,232 +2,36 @@
 the whole chain, on both databases and eth-tester, checked in the views and on chain;
 and every refusal, each leaving every table as it was.
 
-The helpers build the demo once per test: :func:`run_demo` takes C1..C6 to their stated
-outcomes (C3 DEFERRED, C6 RETURNED); the test then moves on from there.
+The demo's persons are in :mod:`ledger.demo`, the calls in :mod:`tests.api.vetting_demo`:
+:func:`run_demo` takes C1..C6 to their stated outcomes (C3 DEFERRED, C6 RETURNED); the
+test then moves on from there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from ledger import demo
 from ledger.chain import vetting as v
-from ledger.idcard import check_digit
+from ledger.demo import FY_NOTE, GA_NOTE, PERSONAL_STRINGS, RETURN_NOTE
 from tests.api.conftest import DEMO_NOW
 from tests.api.env import ApiEnv, error_code
-
-
-@dataclass(frozen=True)
-class DemoCandidate:
-    village: str
-    committee: str
-    post: str
-    incumbent: bool
-    person: dict[str, Any]
-
-    @property
-    def township(self) -> str:
-        return demo.VILLAGES[self.village][1]
-
-
-def _person(
-    name: str, id_number: str, gender: str, ethnicity: str, status: str, edu: str
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "id_number": id_number,
-        "gender": gender,
-        "ethnicity": ethnicity,
-        "political_status": status,
-        "education": edu,
-        "phone": "0433-7500000",
-        "address": "吉林省珲春市",
-    }
-
-
-#: DOMAIN.md §7.4: synthetic persons, invented ID numbers with valid check digits.
-DEMO: dict[str, DemoCandidate] = {
-    "C1": DemoCandidate(
-        "DEMO-FANGCHUAN",
-        "PARTY_BRANCH",
-        "书记",
-        True,
-        _person("金明哲", "222404197803120316", "M", "朝鲜族", "中共党员", "大专"),
-    ),
-    "C2": DemoCandidate(
-        "DEMO-TUANJIE",
-        "RESIDENTS_CMTE",
-        "委员",
-        False,
-        _person("李春梅", "222404198506210627", "F", "汉族", "群众", "高中"),
-    ),
-    "C3": DemoCandidate(
-        "DEMO-MENGLING",
-        "VILLAGERS_CMTE",
-        "主任",
-        False,
-        _person("朴永浩", "222404199001051573", "M", "朝鲜族", "中共党员", "本科"),
-    ),
-    "C4": DemoCandidate(
-        "DEMO-MIJIANG",
-        "PARTY_BRANCH",
-        "委员",
-        False,
-        _person("崔美玉", "22240419721130244X", "F", "朝鲜族", "中共党员", "中专"),
-    ),
-    "C5": DemoCandidate(
-        "DEMO-MAXIN",
-        "VILLAGERS_CMTE",
-        "委员",
-        False,
-        _person("王海涛", "222404198810090930", "M", "汉族", "群众", "初中"),
-    ),
-    "C6": DemoCandidate(
-        "DEMO-SANAN",
-        "VILLAGERS_CMTE",
-        "委员",
-        False,
-        _person("张丽娜", "222404199504171286", "F", "满族", "共青团员", "本科"),
-    ),
-}
-PERSONAL_STRINGS = [
-    s
-    for c in DEMO.values()
-    for s in (c.person["name"], c.person["id_number"], c.person["id_number"][6:14])
-]
-"""What must never leave the sealed store: names, ID numbers, birth dates (YYYYMMDD)."""
-RETURN_NOTE = "缺少竞职承诺书，请补正后重新提交"
-FY_NOTE = "疑似失信被执行人，需核实"
-GA_NOTE = "有刑事处罚记录"
-
-
-# ---- helpers --------------------------------------------------------------------------------
-
-
-def open_demo_round(env: ApiEnv) -> dict[str, Any]:
-    round_: dict[str, Any] = env.ok(
-        env.post(
-            "/v1/rounds",
-            {
-                "code": demo.ROUND_CODE,
-                "name": demo.ROUND_NAME,
-                "kind": "GENERAL",
-                "election_day": demo.ROUND_ELECTION_DAY.isoformat(),
-                "departments": list(demo.ROUND_DEPARTMENTS),
-            },
-            who="org_admin",
-        ),
-        201,
-    )
-    return round_
-
-
-def registration(key: str, **changes: Any) -> dict[str, Any]:
-    c = DEMO[key]
-    body: dict[str, Any] = {
-        "round": demo.ROUND_CODE,
-        "committee": c.committee,
-        "post": c.post,
-        "incumbent": c.incumbent,
-        "person": dict(c.person),
-    }
-    person = changes.pop("person", {})
-    body["person"].update(person)
-    body.update(changes)
-    return body
-
-
-def register(env: ApiEnv, key: str, **changes: Any) -> dict[str, Any]:
-    village = DEMO[key].village
-    created: dict[str, Any] = env.ok(
-        env.post("/v1/candidates", registration(key, **changes), who=f"clerk_{village}"), 201
-    )
-    return created
-
-
-def pre_review(env: ApiEnv, cid: str, village: str, verdict: str = "PASS", **kw: Any) -> Any:
-    return env.post(
-        f"/v1/candidates/{cid}/pre-review", {"verdict": verdict, **kw}, who=f"sec_{village}"
-    )
-
-
-def preliminary(env: ApiEnv, cid: str, township: str, verdict: str = "PASS", **kw: Any) -> Any:
-    return env.post(
-        f"/v1/candidates/{cid}/preliminary-review",
-        {"verdict": verdict, **kw},
-        who=f"reviewer_{township}",
-    )
-
-
-def opinion(env: ApiEnv, cid: str, dept: str, value: str = "NO_RECORD", **kw: Any) -> Any:
-    return env.post(
-        f"/v1/candidates/{cid}/opinions", {"opinion": value, **kw}, who=f"handler_{dept}"
-    )
-
-
-def through_township(env: ApiEnv, key: str, cid: str) -> None:
-    c = DEMO[key]
-    env.ok(pre_review(env, cid, c.village), 201)
-    env.ok(preliminary(env, cid, c.township), 201)
-
-
-def joint_review(env: ApiEnv, cid: str, special: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Every required department's opinion: NO_RECORD unless ``special`` says otherwise."""
-    last: dict[str, Any] = {}
-    for dept in demo.ROUND_DEPARTMENTS:
-        body = special.get(dept, {"opinion": "NO_RECORD"})
-        last = env.ok(env.post(f"/v1/candidates/{cid}/opinions", body, who=f"handler_{dept}"), 201)
-    return last
-
-
-def run_demo(env: ApiEnv) -> dict[str, str]:
-    """Open the demo round and take C1..C6 to their DOMAIN.md §7.4 outcomes; their ids."""
-    open_demo_round(env)
-    ids = {key: register(env, key)["id"] for key in DEMO}
-    for key in ("C1", "C2", "C3", "C4", "C5"):
-        through_township(env, key, ids[key])
-    joint_review(env, ids["C1"], {})
-    joint_review(env, ids["C2"], {"MZ": {"opinion": "NOT_APPLICABLE"}})
-    joint_review(
-        env,
-        ids["C3"],
-        {"FY": {"opinion": "NEEDS_INFO", "clause_codes": ["N9"], "note": FY_NOTE}},
-    )
-    joint_review(env, ids["C4"], {})
-    joint_review(
-        env,
-        ids["C5"],
-        {"GA": {"opinion": "RECORD_FOUND", "clause_codes": ["N2"], "note": GA_NOTE}},
-    )
-    c6 = DEMO["C6"]
-    env.ok(pre_review(env, ids["C6"], c6.village), 201)
-    env.ok(preliminary(env, ids["C6"], c6.township, "RETURN", note=RETURN_NOTE), 201)
-    return ids
-
-
-def view(env: ApiEnv, cid: str, who: str) -> dict[str, Any]:
-    got: dict[str, Any] = env.ok(env.get(f"/v1/candidates/{cid}", who=who))
-    return got
-
-
-def on_chain(env: ApiEnv, candidate: dict[str, Any]) -> tuple[v.Stage, v.Outcome]:
-    state = env.session.contracts.vetting.functions.candidate(
-        bytes.fromhex(candidate["chain_id"][2:])
-    ).call()
-    return v.Stage(state[2]), v.Outcome(state[3])
-
-
-def assert_chain_agrees(env: ApiEnv, cid: str) -> None:
-    lead = view(env, cid, "org_admin")
-    outcome = v.Outcome.NONE if lead["outcome"] == "PENDING" else v.Outcome[lead["outcome"]]
-    assert on_chain(env, lead) == (v.Stage[lead["stage"]], outcome), cid
-
-
-def with_check_digit(first17: str) -> str:
-    return first17 + check_digit(first17)
-
+from tests.api.vetting_demo import (
+    assert_chain_agrees,
+    joint_review,
+    on_chain,
+    open_demo_round,
+    opinion,
+    pre_review,
+    preliminary,
+    register,
+    registration,
+    run_demo,
+    through_township,
+    view,
+    with_check_digit,
+)
 
 # ---- the demo, end to end -------------------------------------------------------------------
 

@@ -9,15 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ledger.demo import FY_NOTE, GA_NOTE, PERSONAL_STRINGS, RETURN_NOTE
 from ledger.store.domain import candidates, chain_outbox
 from ledger.store.models import log_leaves
 from tests.api.env import ApiEnv, error_code
-from tests.api.test_vetting import (
+from tests.api.vetting_demo import (
     DEMO,
-    FY_NOTE,
-    GA_NOTE,
-    PERSONAL_STRINGS,
-    RETURN_NOTE,
     open_demo_round,
     opinion,
     register,
