@@ -35,12 +35,11 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Table,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.store.models import Base, BigInt
+from ledger.store.models import Base, BigInt, _table
 
 UnitCode = String(32)
 RecordId = String(64)
@@ -402,12 +401,6 @@ class ChainRelayFailure(Base):
     item_id: Mapped[str] = mapped_column(Hex32, primary_key=True)
     error: Mapped[str] = mapped_column(Text, nullable=False)
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 units = _table(Unit)
