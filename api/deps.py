@@ -16,6 +16,7 @@ Jurisdiction (which units' data) depends on the data, so services check it with
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,10 +24,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection, Engine
 
+from ledger import journal
 from ledger.auth import Caller, Capability, UnauthenticatedError
 from ledger.context import ChainDomain, Context
 from ledger.errors import UnavailableError
+from ledger.journal import GroupCommit
 from ledger.runtime import Ledger
 from ledger.units.service import authenticate
 
@@ -54,22 +58,111 @@ class Service:
     now: datetime
     chain: ChainDomain | None
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Context]:
-        """One database transaction: committed when the block ends, rolled back on error."""
+    group: GroupCommit | None = None
+    slots: ConnectionSlots | None = None
+
+    def require_chain(self) -> ChainDomain:
         if self.chain is None:
             raise UnavailableError(
                 "no chain is connected: signed decisions and grants cannot be made now",
             )
-        with self.ledger.engine.begin() as conn:
-            yield Context(conn, self.caller, self.now, self.ledger.master, self.chain)
+        return self.chain
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Context]:
+        """One database transaction: committed when the block ends, rolled back on error."""
+        chain = self.require_chain()
+        with _slot(self.slots), self.ledger.engine.begin() as conn:
+            yield Context(conn, self.caller, self.now, self.ledger.master, chain)
+
+    def commit(self, batch: journal.Batch) -> list[journal.Written]:
+        """Log a prepared batch by group commit (:class:`ledger.journal.GroupCommit`): in a
+        transaction shared with concurrent requests; returns once it is committed."""
+        self.require_chain()
+        group = self.group or journal.GroupCommit(self.ledger.engine)
+        return group.write(batch)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Context]:
         """A read-only view (no signing needed, so no chain required)."""
         chain = self.chain or ChainDomain(0, "0x" + "00" * 20, "0x" + "00" * 20)
-        with self.ledger.engine.begin() as conn:
+        with _slot(self.slots), self.ledger.engine.begin() as conn:
             yield Context(conn, self.caller, self.now, self.ledger.master, chain)
+
+
+class ConnectionSlots:
+    """Lets at most as many requests use a database connection at once as the engine's pool
+    keeps open, less one (for the group commit's leader); the others wait their turn.
+
+    Past its size, SQLAlchemy's pool opens "overflow" connections and closes them again as
+    they come back: under load (FastAPI's thread pool runs 40 requests at once, the pool
+    keeps 5) a request in three opened a new PostgreSQL connection, a new server process,
+    and that took more CPU than the request itself. A thread already holding a slot
+    enters again freely, so nested use cannot deadlock.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        size = getattr(engine.pool, "size", None)
+        keep = size() if callable(size) else 0
+        self._semaphore = threading.BoundedSemaphore(keep - 1) if keep > 1 else None
+        self._held = threading.local()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        depth = getattr(self._held, "depth", 0)
+        if self._semaphore is None or depth:
+            self._held.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._held.depth = depth
+            return
+        with self._semaphore:
+            self._held.depth = 1
+            try:
+                yield
+            finally:
+                self._held.depth = 0
+
+
+def _slot(slots: ConnectionSlots | None) -> contextlib.AbstractContextManager[None]:
+    return slots.hold() if slots is not None else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _reading_connection(ledger: Ledger) -> Iterator[Connection]:
+    """A connection for a read of a statement or two that need no transaction: on
+    PostgreSQL in autocommit, which spares a BEGIN and a ROLLBACK (two round trips) a
+    request."""
+    with ledger.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the requests of one app share for its ledger."""
+
+    ledger: Ledger
+    group: GroupCommit
+    slots: ConnectionSlots
+
+
+_shared_lock = threading.Lock()
+
+
+def _shared(request: Request, ledger: Ledger) -> _Shared:
+    """The app's group commit and connection slots for its ledger (made at first use)."""
+    state = request.app.state
+    shared: _Shared | None = getattr(state, "request_shared", None)
+    if shared is None or shared.ledger is not ledger:
+        with _shared_lock:
+            shared = getattr(state, "request_shared", None)
+            if shared is None or shared.ledger is not ledger:
+                shared = _Shared(ledger, GroupCommit(ledger.engine), ConnectionSlots(ledger.engine))
+                state.request_shared = shared
+    return shared
 
 
 def _authorize(capability: Capability) -> Callable[..., Service]:
@@ -80,11 +173,19 @@ def _authorize(capability: Capability) -> Callable[..., Service]:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise UnauthenticatedError("an API key is required: Authorization: Bearer <key>")
         ledger = get_ledger(request)
-        with ledger.engine.connect() as conn:
+        shared = _shared(request, ledger)
+        with shared.slots.hold(), _reading_connection(ledger) as conn:
             caller = authenticate(conn, credentials.credentials)
         caller.require(capability)
         clock: Callable[[], datetime] = request.app.state.clock
-        return Service(ledger, caller, clock().astimezone(UTC), request.app.state.chain_domain)
+        return Service(
+            ledger,
+            caller,
+            clock().astimezone(UTC),
+            request.app.state.chain_domain,
+            shared.group,
+            shared.slots,
+        )
 
     dependency.__name__ = f"authorize_{capability.name.lower()}"
     return dependency

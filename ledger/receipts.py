@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, Literal, NoReturn
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from ledger.checkpoint import Checkpoint, Verifier, open_note, parse_verifier_key
 from ledger.entries import Entry
@@ -668,6 +668,34 @@ def build_receipt(
         return _build(conn, entry_id, verifier_key, origin, chain_id, contract, reader)
 
 
+# The two queries of every receipt, built once (building and hashing a statement costs
+# about as much as running it).
+_LEAF_BY_ID = select(log_leaves.c.leaf_index, log_leaves.c.leaf_data, log_leaves.c.leaf_hash).where(
+    log_leaves.c.entry_id == bindparam("entry_id")
+)
+_COVERING_ANCHOR = (
+    select(
+        log_checkpoints.c.tree_size,
+        log_checkpoints.c.root_hash,
+        log_checkpoints.c.note,
+        chain_anchors.c.chain_id,
+        chain_anchors.c.contract,
+        chain_anchors.c.root_hash.label("anchored_root"),
+        chain_anchors.c.tx_hash,
+        chain_anchors.c.block_number,
+        chain_anchors.c.block_hash,
+    )
+    .join_from(
+        log_checkpoints,
+        chain_anchors,
+        chain_anchors.c.tree_size == log_checkpoints.c.tree_size,
+    )
+    .where(chain_anchors.c.status == _FINAL, log_checkpoints.c.tree_size > bindparam("index"))
+    .order_by(log_checkpoints.c.tree_size, chain_anchors.c.chain_id, chain_anchors.c.contract)
+    .limit(1)
+)
+
+
 def _build(
     conn: Connection,
     entry_id: str,
@@ -677,11 +705,7 @@ def _build(
     contract: str | None,
     reader: LogReader | None,
 ) -> Receipt:
-    leaf = conn.execute(
-        select(log_leaves.c.leaf_index, log_leaves.c.leaf_data, log_leaves.c.leaf_hash).where(
-            log_leaves.c.entry_id == entry_id
-        )
-    ).first()
+    leaf = conn.execute(_LEAF_BY_ID, {"entry_id": entry_id}).first()
     if leaf is None:
         raise RecordNotFoundError(f"no record with id {entry_id!r} in the log", entry_id=entry_id)
     index, data = int(leaf.leaf_index), bytes(leaf.leaf_data)
@@ -691,39 +715,23 @@ def _build(
             "its stored data",
             leaf_index=index,
         )
+    # The entry as the receipt carries it. Decoding is enough here: the check below
+    # (verify_receipt, steps 1-3) validates it as an envelope and re-hashes its canonical
+    # bytes, which must lead to the signed root, so leaf data that is not a valid,
+    # canonical entry can never make a receipt.
     try:
-        entry = Entry.from_leaf_data(data)
-    except LedgerError as exc:
-        raise LogCorruptionError(
-            f"leaf {index} is not a valid entry: {exc.message}", leaf_index=index
-        ) from None
+        entry = json.loads(data)
+    except ValueError as exc:
+        raise LogCorruptionError(f"leaf {index} is not JSON: {exc}", leaf_index=index) from None
+    if not isinstance(entry, dict):
+        raise LogCorruptionError(f"leaf {index} is not a JSON object", leaf_index=index)
 
-    conditions = [chain_anchors.c.status == _FINAL, log_checkpoints.c.tree_size > index]
+    query = _COVERING_ANCHOR
     if chain_id is not None:
-        conditions.append(chain_anchors.c.chain_id == chain_id)
+        query = query.where(chain_anchors.c.chain_id == chain_id)
     if contract is not None:
-        conditions.append(func.lower(chain_anchors.c.contract) == contract.lower())
-    row = conn.execute(
-        select(
-            log_checkpoints.c.tree_size,
-            log_checkpoints.c.root_hash,
-            log_checkpoints.c.note,
-            chain_anchors.c.chain_id,
-            chain_anchors.c.contract,
-            chain_anchors.c.root_hash.label("anchored_root"),
-            chain_anchors.c.tx_hash,
-            chain_anchors.c.block_number,
-            chain_anchors.c.block_hash,
-        )
-        .join_from(
-            log_checkpoints,
-            chain_anchors,
-            chain_anchors.c.tree_size == log_checkpoints.c.tree_size,
-        )
-        .where(*conditions)
-        .order_by(log_checkpoints.c.tree_size, chain_anchors.c.chain_id, chain_anchors.c.contract)
-        .limit(1)
-    ).first()
+        query = query.where(func.lower(chain_anchors.c.contract) == contract.lower())
+    row = conn.execute(query, {"index": index}).first()
     if row is None:
         raise _not_anchored(conn, entry_id, index)
     size, root = int(row.tree_size), bytes(row.root_hash)
@@ -742,7 +750,7 @@ def _build(
         )
     proof = (reader or LogReader(cache_tiles=0)).inclusion_proof(conn, index, size)
     receipt = Receipt(
-        entry=entry.to_json(),
+        entry=entry,
         leaf_index=index,
         inclusion_proof=tuple(proof),
         checkpoint=ReceiptCheckpoint(origin, size, root, row.note, verifier_key),

@@ -11,16 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
-from ledger import journal, vault
-from ledger.auth import Capability
+from ledger import journal, sealing, vault
+from ledger.auth import Caller, Capability
 from ledger.context import Context
 from ledger.entries import Entry
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
-from ledger.store.domain import erasures, records
+from ledger.log import LogReader
+from ledger.receipts import Receipt, build_receipt
+from ledger.sealing import MasterKey
+from ledger.store.domain import data_keys, erasures, records, sealed_data
 from ledger.store.models import log_leaves
 
 RECORD_KIND = re.compile(r"record(\.[a-z][a-z0-9_-]{0,39})?", re.ASCII)
@@ -46,10 +50,22 @@ class StoredRecord:
 
 def create(ctx: Context, items: Sequence[NewRecord]) -> list[journal.Written]:
     """Write ``items`` as records of the caller's unit, all in one transaction."""
-    ctx.caller.require(Capability.WRITE_RECORDS)
+    batch = prepare(ctx.caller, ctx.now, ctx.master, items)
+    return journal.write_batches(ctx.conn, [batch])[0]
+
+
+def prepare(
+    caller: Caller, now: datetime, master: MasterKey, items: Sequence[NewRecord]
+) -> journal.Batch:
+    """Check ``items`` and make them ready to log (entries built, personal parts sealed),
+    touching no database: :func:`create` writes the batch in the caller's transaction, the
+    API hands it to a :class:`ledger.journal.GroupCommit`."""
+    caller.require(Capability.WRITE_RECORDS)
     if not 1 <= len(items) <= MAX_BATCH:
         raise InvalidInputError(f"{len(items)} records in a batch, want 1 to {MAX_BATCH}")
     drafts = []
+    sealed_rows: list[dict[str, Any]] = []
+    key_rows: list[dict[str, Any]] = []
     for n, item in enumerate(items):
         if not RECORD_KIND.fullmatch(item.kind):
             raise InvalidInputError(
@@ -59,17 +75,34 @@ def create(ctx: Context, items: Sequence[NewRecord]) -> list[journal.Written]:
         record_id = journal.new_id()
         sealed = None
         if item.personal:
-            sealed = vault.seal(ctx.conn, ctx.master, record_id, item.personal)
+            sealed = _seal(master, record_id, item.personal, sealed_rows, key_rows)
         drafts.append(
             journal.Draft(
                 kind=item.kind,
-                unit=ctx.caller.unit_code,
+                unit=caller.unit_code,
                 body=item.body,
                 sealed=sealed,
                 entry_id=record_id,
             )
         )
-    return journal.write(ctx.conn, drafts, now=ctx.now, principal_id=ctx.caller.principal_id)
+    rows = {sealed_data: sealed_rows, data_keys: key_rows} if sealed_rows else None
+    return journal.prepare(drafts, now=now, principal_id=caller.principal_id, rows=rows)
+
+
+def _seal(
+    master: MasterKey,
+    record_id: str,
+    personal: Mapping[str, Any],
+    sealed_rows: list[dict[str, Any]],
+    key_rows: list[dict[str, Any]],
+) -> str:
+    """:func:`ledger.vault.seal` (no blind index), its two rows returned instead of inserted
+    one by one, so that a batch inserts all its sealed parts in two statements."""
+    key, box = sealing.seal(master, record_id, personal)
+    salt = sealing.new_salt()
+    sealed_rows.append({"record_id": record_id, "nonce": box.nonce, "ciphertext": box.ciphertext})
+    key_rows.append({"record_id": record_id, "wrapped_key": key.wrapped, "salt": salt})
+    return sealing.commitment(personal, salt)
 
 
 def get(ctx: Context, record_id: str) -> StoredRecord:
@@ -101,6 +134,28 @@ def get(ctx: Context, record_id: str) -> StoredRecord:
         row.principal_id,
         row.erased_at is not None,
         personal,
+    )
+
+
+_RECORD_EXISTS = select(records.c.id).where(records.c.id == bindparam("id"))
+
+
+def receipt(
+    ctx: Context,
+    record_id: str,
+    *,
+    verifier_key: str,
+    origin: str,
+    reader: LogReader | None = None,
+) -> Receipt:
+    """The record's receipt (:func:`ledger.receipts.build_receipt`), built in the context's
+    transaction; ``reader`` is the log's reader, whose tile cache serves the proof."""
+    ctx.caller.require(Capability.READ_RECORDS)
+    found = ctx.conn.execute(_RECORD_EXISTS, {"id": record_id}).first()
+    if found is None:
+        raise NotFoundError(f"no record {record_id}")
+    return build_receipt(
+        ctx.conn, record_id, verifier_key=verifier_key, origin=origin, reader=reader
     )
 
 
