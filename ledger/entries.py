@@ -136,21 +136,26 @@ def utc_now_rfc3339(
     return text + "Z"
 
 
-def _freeze(value: Any) -> Any:
-    """A read-only deep copy: objects become mappingproxies, arrays become tuples."""
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def freeze_json(value: Any) -> Any:
+    """A read-only deep copy of a JSON value: objects become mappingproxies, arrays tuples."""
+    if type(value) in _SCALARS:  # the common case, first
+        return value
     if isinstance(value, Mapping):
-        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+        return MappingProxyType({key: freeze_json(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(_freeze(item) for item in value)
+        return tuple(freeze_json(item) for item in value)
     return value
 
 
-def _thaw(value: Any) -> Any:
-    """The inverse of :func:`_freeze`: plain dicts and lists, as ``json`` produces."""
+def thaw_json(value: Any) -> Any:
+    """The inverse of :func:`freeze_json`: plain dicts and lists, as ``json`` produces."""
     if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
+        return {key: thaw_json(item) for key, item in value.items()}
     if isinstance(value, tuple):
-        return [_thaw(item) for item in value]
+        return [thaw_json(item) for item in value]
     return value
 
 
@@ -209,7 +214,7 @@ class Entry:
         if not isinstance(self.body, Mapping):
             raise EntryError(f"body: got {_type_name(self.body)}, want a JSON object", field="body")
         try:
-            frozen = _freeze(self.body)
+            frozen = freeze_json(self.body)
         except RecursionError as exc:
             raise EntryError("body: JSON value nested too deeply", field="body") from exc
         object.__setattr__(self, "body", frozen)
@@ -281,7 +286,7 @@ class Entry:
             "kind": self.kind,
             "unit": self.unit,
             "at": self.at,
-            "body": _thaw(self.body),
+            "body": thaw_json(self.body),
             "sealed": self.sealed,
         }
 

@@ -49,13 +49,12 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, Final, Literal, NoReturn
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from ledger.checkpoint import Checkpoint, Verifier, open_note, parse_verifier_key
-from ledger.entries import Entry
+from ledger.entries import Entry, freeze_json, thaw_json
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.log import LogCorruptionError, LogReader
 from ledger.log.counters import read_counter
@@ -142,28 +141,6 @@ class AnchorLookupError(LedgerError):
 # The receipt and its JSON
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _freeze(value: Any) -> Any:
-    """A read-only deep copy: objects become mappingproxies, arrays tuples."""
-    if type(value) in _SCALARS:
-        return value
-    if isinstance(value, Mapping):
-        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(item) for item in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(item) for item in value]
-    return value
-
-
 @dataclass(frozen=True)
 class ReceiptCheckpoint:
     """The signed tree head a receipt proves inclusion in."""
@@ -219,14 +196,14 @@ class Receipt:
     anchor: ReceiptAnchor
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "entry", _freeze(self.entry))
+        object.__setattr__(self, "entry", freeze_json(self.entry))
         object.__setattr__(self, "inclusion_proof", tuple(self.inclusion_proof))
 
     def to_json(self) -> dict[str, Any]:
         """The receipt as plain JSON values; :func:`parse_receipt` reads it back exactly."""
         return {
             "format": RECEIPT_FORMAT,
-            "entry": _thaw(self.entry),
+            "entry": thaw_json(self.entry),
             "leaf_index": self.leaf_index,
             "inclusion_proof": [node.hex() for node in self.inclusion_proof],
             "checkpoint": self.checkpoint.to_json(),
