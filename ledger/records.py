@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
-from ledger import journal, sealing, vault
+from ledger import journal, vault
 from ledger.auth import Caller, Capability
 from ledger.context import Context
 from ledger.entries import Entry
@@ -75,7 +75,10 @@ def prepare(
         record_id = journal.new_id()
         sealed = None
         if item.personal:
-            sealed = _seal(master, record_id, item.personal, sealed_rows, key_rows)
+            parts = vault.seal_rows(master, record_id, item.personal)
+            sealed_rows.append(parts.sealed_row)
+            key_rows.append(parts.key_row)
+            sealed = parts.commitment
         drafts.append(
             journal.Draft(
                 kind=item.kind,
@@ -87,22 +90,6 @@ def prepare(
         )
     rows = {sealed_data: sealed_rows, data_keys: key_rows} if sealed_rows else None
     return journal.prepare(drafts, now=now, principal_id=caller.principal_id, rows=rows)
-
-
-def _seal(
-    master: MasterKey,
-    record_id: str,
-    personal: Mapping[str, Any],
-    sealed_rows: list[dict[str, Any]],
-    key_rows: list[dict[str, Any]],
-) -> str:
-    """:func:`ledger.vault.seal` (no blind index), its two rows returned instead of inserted
-    one by one, so that a batch inserts all its sealed parts in two statements."""
-    key, box = sealing.seal(master, record_id, personal)
-    salt = sealing.new_salt()
-    sealed_rows.append({"record_id": record_id, "nonce": box.nonce, "ciphertext": box.ciphertext})
-    key_rows.append({"record_id": record_id, "wrapped_key": key.wrapped, "salt": salt})
-    return sealing.commitment(personal, salt)
 
 
 def get(ctx: Context, record_id: str) -> StoredRecord:

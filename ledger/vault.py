@@ -10,12 +10,34 @@ the record's leaf still verifies while revealing nothing (its commitment is salt
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
 from ledger import sealing
 from ledger.store.domain import blind_indexes, data_keys, sealed_data
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A personal part sealed, as the rows that store it and the entry's commitment."""
+
+    commitment: str
+    sealed_row: dict[str, Any]  # for sealed_data
+    key_row: dict[str, Any]  # for data_keys (erasable)
+
+
+def seal_rows(master: sealing.MasterKey, record_id: str, personal: Mapping[str, Any]) -> Sealed:
+    """Seal ``personal`` under a fresh data key and salt, touching no database: callers that
+    store many records at once insert the rows in bulk; :func:`seal` inserts them now."""
+    key, box = sealing.seal(master, record_id, personal)
+    salt = sealing.new_salt()
+    return Sealed(
+        sealing.commitment(personal, salt),
+        {"record_id": record_id, "nonce": box.nonce, "ciphertext": box.ciphertext},
+        {"record_id": record_id, "wrapped_key": key.wrapped, "salt": salt},
+    )
 
 
 def seal(
@@ -30,12 +52,9 @@ def seal(
 
     ``index`` maps a kind ("id_number") to a value to find the record by, as a blind index.
     """
-    key, box = sealing.seal(master, record_id, personal)
-    salt = sealing.new_salt()
-    conn.execute(
-        insert(sealed_data).values(record_id=record_id, nonce=box.nonce, ciphertext=box.ciphertext)
-    )
-    conn.execute(insert(data_keys).values(record_id=record_id, wrapped_key=key.wrapped, salt=salt))
+    sealed = seal_rows(master, record_id, personal)
+    conn.execute(insert(sealed_data).values(**sealed.sealed_row))
+    conn.execute(insert(data_keys).values(**sealed.key_row))
     if index:
         conn.execute(
             insert(blind_indexes),
@@ -48,7 +67,7 @@ def seal(
                 for kind, v in index.items()
             ],
         )
-    return sealing.commitment(personal, salt)
+    return sealed.commitment
 
 
 def unseal(conn: Connection, master: sealing.MasterKey, record_id: str) -> dict[str, Any] | None:
