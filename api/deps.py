@@ -29,7 +29,6 @@ from sqlalchemy import Connection, Engine
 from ledger import journal
 from ledger.auth import Caller, Capability, UnauthenticatedError
 from ledger.context import ChainDomain, Context
-from ledger.errors import UnavailableError
 from ledger.journal import GroupCommit
 from ledger.runtime import Ledger
 from ledger.units.service import authenticate
@@ -61,33 +60,21 @@ class Service:
     group: GroupCommit | None = None
     slots: ConnectionSlots | None = None
 
-    def require_chain(self) -> ChainDomain:
-        if self.chain is None:
-            raise UnavailableError(
-                "no chain is connected: signed decisions and grants cannot be made now",
-            )
-        return self.chain
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Context]:
-        """One database transaction: committed when the block ends, rolled back on error."""
-        chain = self.require_chain()
+        """One database transaction: committed when the block ends, rolled back on error.
+        A service that must sign asks the context for the chain (503 without one)."""
         with _slot(self.slots), self.ledger.engine.begin() as conn:
-            yield Context(conn, self.caller, self.now, self.ledger.master, chain)
+            yield Context(conn, self.caller, self.now, self.ledger.master, self.chain)
 
     def commit(self, batch: journal.Batch) -> list[journal.Written]:
         """Log a prepared batch by group commit (:class:`ledger.journal.GroupCommit`): in a
         transaction shared with concurrent requests; returns once it is committed."""
-        self.require_chain()
         group = self.group or journal.GroupCommit(self.ledger.engine)
         return group.write(batch)
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[Context]:
-        """A read-only view (no signing needed, so no chain required)."""
-        chain = self.chain or ChainDomain(0, "0x" + "00" * 20, "0x" + "00" * 20)
-        with _slot(self.slots), self.ledger.engine.begin() as conn:
-            yield Context(conn, self.caller, self.now, self.ledger.master, chain)
+    # Reads run in a transaction of their own too (one snapshot for a multi-query view).
+    reading = transaction
 
 
 class ConnectionSlots:

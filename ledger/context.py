@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from ledger.auth import Caller
+from ledger.errors import UnavailableError
 from ledger.sealing import MasterKey
 
 
@@ -31,4 +32,13 @@ class Context:
     caller: Caller
     now: datetime
     master: MasterKey
-    chain: ChainDomain
+    # None when no chain is connected: everything but signing still works.
+    chain: ChainDomain | None
+
+    def signing_domain(self) -> ChainDomain:
+        """The registries' EIP-712 domains, for a unit's signature; 503 without a chain."""
+        if self.chain is None:
+            raise UnavailableError(
+                "no chain is connected: signed decisions and grants cannot be made now"
+            )
+        return self.chain

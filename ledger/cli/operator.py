@@ -36,11 +36,11 @@ def operator_context(settings: Settings) -> Iterator[tuple[Ledger, Context]]:
         ledger.close()
 
 
-def _domain(conn: Connection) -> ChainDomain:
-    """The registries this database deployed (zero addresses before the first deployment)."""
+def _domain(conn: Connection) -> ChainDomain | None:
+    """The registries this database deployed (None before the first deployment)."""
     # One chain per database in practice; were there several, the last row read wins.
     rows = {r.contract: r for r in conn.execute(select(chain_deployments)).all()}
     vetting, grants = rows.get("VettingRegistry"), rows.get("GrantRegistry")
     if vetting is None or grants is None:
-        return ChainDomain(0, "0x" + "00" * 20, "0x" + "00" * 20)
+        return None
     return ChainDomain(int(vetting.chain_id), vetting.address, grants.address)

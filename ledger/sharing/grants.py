@@ -250,6 +250,7 @@ def _record_answer(
     terms: _Terms,
     written: journal.Written,
 ) -> None:
+    domain = ctx.signing_domain()  # 503 without a chain (the transaction rolls back)
     values: dict[str, Any] = {
         "request_id": request_id,
         "decision": terms.decision.value,
@@ -273,8 +274,8 @@ def _record_answer(
         signature = chain_grants.sign_grant(
             unit_private_key(ctx.conn, ctx.master, info.owner),
             grant,
-            chain_id=ctx.chain.chain_id,
-            contract=ctx.chain.grants,
+            chain_id=domain.chain_id,
+            contract=domain.grants,
         )
         values |= {
             "grant_id": "0x" + chain_grants.grant_id(grant).hex(),
@@ -315,6 +316,7 @@ def _record_answer(
 
 def revoke(ctx: Context, grant_id: str, *, reason: str) -> GrantInfo:
     """Revoke a grant of the caller's dataset, once; signed by the owner's key."""
+    domain = ctx.signing_domain()  # before any write: 503 without a chain
     ctx.caller.require(Capability.ANSWER_GRANTS)
     grant = get_grant(ctx, grant_id)
     if grant.owner != ctx.caller.unit_code:
@@ -344,8 +346,8 @@ def revoke(ctx: Context, grant_id: str, *, reason: str) -> GrantInfo:
     signature = chain_grants.sign_revocation(
         unit_private_key(ctx.conn, ctx.master, grant.owner),
         revocation,
-        chain_id=ctx.chain.chain_id,
-        contract=ctx.chain.grants,
+        chain_id=domain.chain_id,
+        contract=domain.grants,
     )
     try:
         ctx.conn.execute(
@@ -365,7 +367,7 @@ def revoke(ctx: Context, grant_id: str, *, reason: str) -> GrantInfo:
         "revocation",
         "0x"
         + chain_grants.revocation_digest(
-            revocation, chain_id=ctx.chain.chain_id, contract=ctx.chain.grants
+            revocation, chain_id=domain.chain_id, contract=domain.grants
         ).hex(),
         {"abi": [grant_id, "0x" + written.leaf_hash.hex()]},
         now=ctx.now,

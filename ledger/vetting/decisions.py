@@ -80,6 +80,7 @@ def decide(
     second opinion, after the conclusion, a verdict the stage does not take, a FAIL or
     RECORD_FOUND without clauses).
     """
+    domain = ctx.signing_domain()  # before any write: 503 without a chain
     ctx.caller.require(STAGE_CAPABILITY[stage])
     conn = ctx.conn
     candidate = require_candidate(conn, candidate_id, lock=True)
@@ -151,9 +152,12 @@ def decide(
         principal_id=ctx.caller.principal_id,
     )
     message = replace(message, leaf_hash=written.leaf_hash)
-    digest = "0x" + v.digest(message, ctx.chain.chain_id, ctx.chain.vetting).hex()
+    digest = "0x" + v.digest(message, domain.chain_id, domain.vetting).hex()
     signature = v.sign_decision(
-        unit_private_key(conn, ctx.master, unit), message, ctx.chain.chain_id, ctx.chain.vetting
+        unit_private_key(conn, ctx.master, unit),
+        message,
+        domain.chain_id,
+        domain.vetting,
     )
     decision = replace(decision, digest=digest)
     conn.execute(

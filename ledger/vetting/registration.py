@@ -100,6 +100,7 @@ def register_candidate(
     ``candidate_exists``); a ``resubmits`` that is not a RETURNED candidacy of the same
     village, round and person, not resubmitted before (404/403/409).
     """
+    domain = ctx.signing_domain()  # before any write: 503 without a chain
     ctx.caller.require(Capability.REGISTER_CANDIDATES)
     conn = ctx.conn
     village = get_unit(conn, ctx.caller.unit_code)
@@ -203,13 +204,13 @@ def register_candidate(
     signature = v.sign_registration(
         unit_private_key(conn, ctx.master, village.code),
         registration,
-        ctx.chain.chain_id,
-        ctx.chain.vetting,
+        domain.chain_id,
+        domain.vetting,
     )
     enqueue(
         conn,
         "registration",
-        "0x" + v.digest(registration, ctx.chain.chain_id, ctx.chain.vetting).hex(),
+        "0x" + v.digest(registration, domain.chain_id, domain.vetting).hex(),
         {"abi": ["0x" + word.hex() for word in registration.as_abi()]},
         now=ctx.now,
         signature=signature,

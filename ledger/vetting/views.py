@@ -311,7 +311,7 @@ def _leaf_hashes(conn: Connection, record_ids: Sequence[str]) -> dict[str, bytes
 def _registration_digest(ctx: Context, c: CandidateInfo, leaf: bytes | None) -> str | None:
     """The registration message's outbox id, as signed for the connected chain (None when
     no chain is connected: the id depends on the chain's EIP-712 domain)."""
-    if leaf is None or int(ctx.chain.vetting, 16) == 0:
+    if leaf is None or ctx.chain is None:
         return None
     registration = v.Registration(
         c.chain_id, round_id(c.round_code), v.unit_id(c.village_code), leaf
