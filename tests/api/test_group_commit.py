@@ -1,6 +1,6 @@
 """Single records posted concurrently share transactions (group commit): every writer
 gets its own, gapless leaf indices, every acknowledged record is committed and
-readable, and a writer's bad record fails alone."""
+readable, and a record refused by the checks never reaches a group."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def test_concurrent_single_records_get_distinct_gapless_indices_and_are_durable(
         assert entry["id"] == c["id"]
 
 
-def test_a_bad_record_fails_alone_while_others_commit(city: ApiEnv) -> None:
+def test_a_refused_record_never_joins_a_group_and_the_others_commit(city: ApiEnv) -> None:
+    # Records are checked before they queue for a group: one writer's bad record is
+    # refused on its own (a failed shared transaction would fail its whole group).
     barrier = threading.Barrier(8)
 
     def post(n: int) -> int:
